@@ -1,0 +1,72 @@
+package messages
+
+import "strings"
+
+// Subject prefixes of the contract.
+const (
+	OrdersNewPrefix    = "orders.new."
+	OrdersCancelPrefix = "orders.cancel."
+	ReportsPrefix      = "reports."
+	KeysPrefix         = "keys."
+	ExecPrefix         = "exec."
+)
+
+// OrdersNewSubject is where strategy publishes its OrderIntents.
+func OrdersNewSubject(strategy string) string { return OrdersNewPrefix + strategy }
+
+// OrdersCancelSubject is where strategy publishes its CancelIntents.
+func OrdersCancelSubject(strategy string) string { return OrdersCancelPrefix + strategy }
+
+// ReportSubject is where keyrouter publishes strategy's reports of kind.
+func ReportSubject(strategy string, kind ReportKind) string {
+	return ReportsPrefix + strategy + "." + string(kind)
+}
+
+// ReportsWildcard matches every report of strategy.
+func ReportsWildcard(strategy string) string { return ReportsPrefix + strategy + ".>" }
+
+// KeyStatusSubject is where key's executor publishes its KeyStatus.
+func KeyStatusSubject(key string) string { return KeysPrefix + key + ".status" }
+
+// ExecNewSubject carries new orders from the router to key's executor.
+func ExecNewSubject(key string) string { return ExecPrefix + key + ".new" }
+
+// ExecCancelSubject carries cancels from the router to key's executor.
+func ExecCancelSubject(key string) string { return ExecPrefix + key + ".cancel" }
+
+// StrategyFromSubject returns the strategy token of an orders.new.<s> or
+// orders.cancel.<s> subject, and false if the subject is neither or the
+// token is not a valid ID.
+func StrategyFromSubject(subject string) (string, bool) {
+	var s string
+	switch {
+	case strings.HasPrefix(subject, OrdersNewPrefix):
+		s = subject[len(OrdersNewPrefix):]
+	case strings.HasPrefix(subject, OrdersCancelPrefix):
+		s = subject[len(OrdersCancelPrefix):]
+	default:
+		return "", false
+	}
+	return s, ValidID(s)
+}
+
+// ValidID reports whether s is a valid strategy or key ID:
+// ^[A-Za-z0-9_-]{1,64}$.
+func ValidID(s string) bool { return validToken(s, 64) }
+
+// ValidClientOrderID reports whether s is a valid client_order_id:
+// ^[A-Za-z0-9_-]{1,36}$.
+func ValidClientOrderID(s string) bool { return validToken(s, 36) }
+
+func validToken(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

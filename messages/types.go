@@ -1,0 +1,180 @@
+package messages
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Side is the side of an order.
+type Side string
+
+// Sides.
+const (
+	Buy  Side = "buy"
+	Sell Side = "sell"
+)
+
+// OrderType is the type of an order.
+type OrderType string
+
+// Order types.
+const (
+	Limit  OrderType = "limit"
+	Market OrderType = "market"
+)
+
+// TimeInForce says how long an order may rest.
+type TimeInForce string
+
+// Times in force.
+const (
+	GTC TimeInForce = "gtc"
+	IOC TimeInForce = "ioc"
+	FOK TimeInForce = "fok"
+)
+
+// ReportKind is the event an ExecutionReport announces; it is also the last
+// token of the report's subject.
+type ReportKind string
+
+// Report kinds.
+const (
+	KindAccepted       ReportKind = "accepted"
+	KindRejected       ReportKind = "rejected"
+	KindFill           ReportKind = "fill"
+	KindCanceled       ReportKind = "canceled"
+	KindExpired        ReportKind = "expired"
+	KindCancelRejected ReportKind = "cancel_rejected"
+)
+
+// Status is an order's status after a report's event.
+type Status string
+
+// Order statuses.
+const (
+	StatusNew             Status = "new"
+	StatusPartiallyFilled Status = "partially_filled"
+	StatusFilled          Status = "filled"
+	StatusCanceled        Status = "canceled"
+	StatusRejected        Status = "rejected"
+	StatusExpired         Status = "expired"
+)
+
+// Terminal reports whether no further event can follow this status.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusFilled, StatusCanceled, StatusRejected, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// OrderIntent is what a strategy publishes on orders.new.<strategy>.
+type OrderIntent struct {
+	ClientOrderID string            `json:"client_order_id"`
+	Strategy      string            `json:"strategy,omitempty"`
+	Symbol        string            `json:"symbol"`
+	Side          Side              `json:"side"`
+	Type          OrderType         `json:"type"`
+	Quantity      decimal.Decimal   `json:"quantity"`
+	Price         *decimal.Decimal  `json:"price,omitempty"`
+	TimeInForce   TimeInForce       `json:"time_in_force,omitempty"`
+	PostOnly      bool              `json:"post_only,omitempty"`
+	ReduceOnly    bool              `json:"reduce_only,omitempty"`
+	Venue         string            `json:"venue,omitempty"`
+	Key           string            `json:"key,omitempty"`
+	ExpiresAt     *time.Time        `json:"expires_at,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
+}
+
+// CancelIntent is what a strategy publishes on orders.cancel.<strategy>.
+type CancelIntent struct {
+	ClientOrderID string `json:"client_order_id"`
+	Strategy      string `json:"strategy,omitempty"`
+}
+
+// Fill is one execution of an order at the venue.
+type Fill struct {
+	Quantity  decimal.Decimal `json:"quantity"`
+	Price     decimal.Decimal `json:"price"`
+	Fee       decimal.Decimal `json:"fee"`
+	FeeAsset  string          `json:"fee_asset,omitempty"`
+	TradeID   string          `json:"trade_id"`
+	Liquidity Liquidity       `json:"liquidity,omitempty"`
+}
+
+// Liquidity says whether a fill added or took liquidity.
+type Liquidity string
+
+// Liquidity values.
+const (
+	Maker Liquidity = "maker"
+	Taker Liquidity = "taker"
+)
+
+// ExecutionReport is what keyrouter publishes on reports.<strategy>.<kind>.
+type ExecutionReport struct {
+	Kind           ReportKind        `json:"kind"`
+	ClientOrderID  string            `json:"client_order_id"`
+	Strategy       string            `json:"strategy"`
+	Symbol         string            `json:"symbol,omitempty"`
+	Side           Side              `json:"side,omitempty"`
+	Type           OrderType         `json:"type,omitempty"`
+	Quantity       decimal.Decimal   `json:"quantity,omitzero"`
+	Price          *decimal.Decimal  `json:"price,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	Key            string            `json:"key,omitempty"`
+	Venue          string            `json:"venue,omitempty"`
+	VenueOrderID   string            `json:"venue_order_id,omitempty"`
+	Status         Status            `json:"status"`
+	Fill           *Fill             `json:"fill,omitempty"`
+	CumQuantity    decimal.Decimal   `json:"cum_quantity"`
+	LeavesQuantity decimal.Decimal   `json:"leaves_quantity"`
+	AvgPrice       decimal.Decimal   `json:"avg_price,omitzero"`
+	Reason         Reason            `json:"reason,omitempty"`
+	Message        string            `json:"message,omitempty"`
+	Seq            uint64            `json:"seq"`
+	TS             time.Time         `json:"ts"`
+}
+
+// KeyState is the health of an API key partition.
+type KeyState string
+
+// Key states.
+const (
+	KeyActive    KeyState = "active"
+	KeyThrottled KeyState = "throttled"
+	KeyBanned    KeyState = "banned"
+	KeyHalted    KeyState = "halted"
+	KeyDown      KeyState = "down"
+)
+
+// Usable reports whether new orders may be routed to a key in this state.
+func (s KeyState) Usable() bool { return s == KeyActive }
+
+// LimitStatus is one rate limit of a key as seen by its executor. Window and
+// ResetsIn are in seconds.
+type LimitStatus struct {
+	Name     string  `json:"name"`
+	Used     float64 `json:"used"`
+	Max      float64 `json:"max"`
+	Window   float64 `json:"window"`
+	ResetsIn float64 `json:"resets_in"`
+}
+
+// KeyStatus is what an executor publishes on keys.<key>.status at least once
+// a second and on every change of state.
+type KeyStatus struct {
+	Key        string        `json:"key"`
+	Venue      string        `json:"venue"`
+	State      KeyState      `json:"state"`
+	Limits     []LimitStatus `json:"limits"`
+	QueueDepth int           `json:"queue_depth"`
+	Worker     string        `json:"worker"`
+	// Until is when a throttled or banned key may be used again.
+	Until *time.Time `json:"until,omitempty"`
+	// Message says why a key is down or halted.
+	Message string    `json:"message,omitempty"`
+	TS      time.Time `json:"ts"`
+}
