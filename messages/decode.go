@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -17,8 +20,8 @@ const (
 	MaxTags          = 16
 	MaxTagKeyLen     = 64
 	MaxTagValueLen   = 256
-	MaxDecimalLen    = 40 // characters of a decimal's text
-	MaxDecimalExp    = 30 // |exponent| of a decimal, after parsing
+	MaxDecimalLen    = 40 // characters of a decimal's text, as sent and in plain form
+	MaxDecimalExp    = 40 // |exponent| of a decimal, after parsing
 	MaxSymbolPartLen = 20
 )
 
@@ -56,24 +59,27 @@ var cancelFields = map[string]bool{"client_order_id": true, "strategy": true}
 // was decoded (its ClientOrderID, if valid, lets a rejection name the
 // order) and the error is a *ValidationError.
 func DecodeOrderIntent(data []byte, strategy string) (OrderIntent, error) {
+	in, err := decodeOrderIntent(data, strategy)
+	if err != nil && !ValidClientOrderID(in.ClientOrderID) {
+		in.ClientOrderID = ""
+	}
+	return in, err
+}
+
+func decodeOrderIntent(data []byte, strategy string) (OrderIntent, error) {
 	var in OrderIntent
 	fields, err := objectFields(data, intentFields)
+	in.ClientOrderID = validClientOrderID(fields) // first, so a rejection can name the order
 	if err != nil {
 		return in, err
-	}
-	// client_order_id first, so a rejection can name the order.
-	if raw, ok := fields["client_order_id"]; ok {
-		if s, err := jsonString("client_order_id", raw); err == nil && ValidClientOrderID(s) {
-			in.ClientOrderID = s
-		}
 	}
 	if err := decodeIntentFields(&in, fields); err != nil {
 		return in, err
 	}
-	if in.Strategy == "" {
+	if _, ok := fields["strategy"]; !ok {
 		in.Strategy = strategy
 	} else if in.Strategy != strategy {
-		return in, fieldErr("strategy", "%q does not match the subject's strategy %q", in.Strategy, strategy)
+		return in, fieldErr("strategy", "%q does not match the subject's strategy %q", clip(in.Strategy), strategy)
 	}
 	if err := in.Validate(); err != nil {
 		return in, err
@@ -105,6 +111,12 @@ func decodeIntentFields(in *OrderIntent, f map[string]json.RawMessage) error {
 	str("key", &in.Key)
 	if err != nil {
 		return err
+	}
+	// An optional field sent empty is not the field left out.
+	for _, name := range []string{"time_in_force", "venue", "key"} {
+		if raw, ok := f[name]; ok && string(raw) == `""` {
+			return fieldErr(name, "must not be empty; leave the field out instead")
+		}
 	}
 	in.Side, in.Type, in.TimeInForce = Side(side), OrderType(typ), TimeInForce(tif)
 	if raw, ok := f["quantity"]; ok {
@@ -145,9 +157,9 @@ func decodeIntentFields(in *OrderIntent, f map[string]json.RawMessage) error {
 		if err != nil {
 			return err
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fieldErr("expires_at", "must be an RFC 3339 time, got %q", s)
+		t, ok := parseRFC3339(s)
+		if !ok {
+			return fieldErr("expires_at", "must be an RFC 3339 time like 2006-01-02T15:04:05.999Z, got %q", clip(s))
 		}
 		in.ExpiresAt = &t
 	}
@@ -167,6 +179,7 @@ func decodeIntentFields(in *OrderIntent, f map[string]json.RawMessage) error {
 func DecodeCancelIntent(data []byte, strategy string) (CancelIntent, error) {
 	var c CancelIntent
 	fields, err := objectFields(data, cancelFields)
+	c.ClientOrderID = validClientOrderID(fields)
 	if err != nil {
 		return c, err
 	}
@@ -175,7 +188,8 @@ func DecodeCancelIntent(data []byte, strategy string) (CancelIntent, error) {
 			return c, err
 		}
 	}
-	if raw, ok := fields["strategy"]; ok {
+	raw, hasStrategy := fields["strategy"]
+	if hasStrategy {
 		if c.Strategy, err = jsonString("strategy", raw); err != nil {
 			return c, err
 		}
@@ -188,20 +202,22 @@ func DecodeCancelIntent(data []byte, strategy string) (CancelIntent, error) {
 		}
 		return c, fieldErr("client_order_id", "must match ^[A-Za-z0-9_-]{1,36}$")
 	}
-	if c.Strategy == "" {
+	if !hasStrategy {
 		c.Strategy = strategy
 	} else if c.Strategy != strategy {
-		return c, fieldErr("strategy", "%q does not match the subject's strategy %q", c.Strategy, strategy)
+		return c, fieldErr("strategy", "%q does not match the subject's strategy %q", clip(c.Strategy), strategy)
 	}
 	return c, nil
 }
 
 // objectFields splits a JSON object into its fields, refusing anything that
 // is not one object, and any field not in known (checked in name order so
-// the error is deterministic).
+// the error is deterministic). With an unknown field the fields are
+// returned beside the error, so a rejection can still name the order.
 func objectFields(data []byte, known map[string]bool) (map[string]json.RawMessage, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' {
+	// Only JSON's own white space: bytes.TrimSpace would also drop \v, \f
+	// and Unicode spaces, which make the message invalid JSON.
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, &ValidationError{Rule: "message is not a JSON object"}
 	}
 	var fields map[string]json.RawMessage
@@ -216,9 +232,19 @@ func objectFields(data []byte, known map[string]bool) (map[string]json.RawMessag
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, &ValidationError{Field: unknown[0], Rule: fmt.Sprintf("unknown field %q", unknown[0])}
+		return fields, &ValidationError{Field: unknown[0], Rule: fmt.Sprintf("unknown field %q", unknown[0])}
 	}
 	return fields, nil
+}
+
+// validClientOrderID returns the message's client_order_id if it is valid.
+func validClientOrderID(fields map[string]json.RawMessage) string {
+	if raw, ok := fields["client_order_id"]; ok {
+		if s, err := jsonString("client_order_id", raw); err == nil && ValidClientOrderID(s) {
+			return s
+		}
+	}
+	return ""
 }
 
 func jsonString(field string, raw json.RawMessage) (string, error) {
@@ -247,7 +273,10 @@ func jsonDecimal(field string, raw json.RawMessage) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fieldErr(field, "must be a decimal string or number, got %s", clip(string(raw)))
 	}
 	d, err := decimal.NewFromString(text)
-	if err != nil || d.Exponent() > MaxDecimalExp || d.Exponent() < -MaxDecimalExp {
+	// The exponent is checked before String, whose cost grows with it; the
+	// plain form is what the decimal is written back as, so it too must
+	// decode (1e39 is 4 characters sent but 40 written).
+	if err != nil || d.Exponent() > MaxDecimalExp || d.Exponent() < -MaxDecimalExp || len(d.String()) > MaxDecimalLen {
 		return decimal.Decimal{}, fieldErr(field, "decimal out of range: %s", clip(string(raw)))
 	}
 	return d, nil
@@ -304,21 +333,76 @@ func jsonTags(raw json.RawMessage) (map[string]string, error) {
 		return nil, fieldErr("tags", "at most %d tags, got %d", MaxTags, len(fields))
 	}
 	tags := make(map[string]string, len(fields))
-	for k, v := range fields {
-		if len(k) == 0 || len(k) > MaxTagKeyLen {
-			return nil, fieldErr("tags", "tag names must be 1 to %d characters", MaxTagKeyLen)
-		}
-		s, err := jsonString("tags."+k, v)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		s, err := jsonString("tags."+k, fields[k])
 		if err != nil {
 			return nil, err
 		}
-		if len(s) > MaxTagValueLen {
-			return nil, fieldErr("tags."+k, "at most %d characters", MaxTagValueLen)
-		}
 		tags[k] = s
+	}
+	if err := checkTags(tags); err != nil {
+		return nil, err
 	}
 	return tags, nil
 }
+
+// checkTags checks the tag limits, in name order so the error is
+// deterministic. Lengths count Unicode characters, as JSON Schema's
+// minLength and maxLength do.
+func checkTags(tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return fieldErr("tags", "at most %d tags, got %d", MaxTags, len(tags))
+	}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if n := utf8.RuneCountInString(k); n == 0 || n > MaxTagKeyLen {
+			return fieldErr("tags", "tag names must be 1 to %d characters", MaxTagKeyLen)
+		}
+		if utf8.RuneCountInString(tags[k]) > MaxTagValueLen {
+			return fieldErr("tags."+k, "at most %d characters", MaxTagValueLen)
+		}
+	}
+	return nil
+}
+
+// parseRFC3339 parses an RFC 3339 date-time. time.Parse alone is laxer than
+// the RFC: it takes a one-digit hour, a comma before the fraction and an
+// offset of +24:00, which time.Time.MarshalJSON then refuses to write.
+func parseRFC3339(s string) (time.Time, bool) {
+	const shape = "dddd-dd-ddTdd:dd:dd" // then [.d+] and Z or ±dd:dd
+	if len(s) < len(shape)+1 {
+		return time.Time{}, false
+	}
+	for i := 0; i < len(shape); i++ {
+		if shape[i] == 'd' && !isDigit(s[i]) || shape[i] != 'd' && s[i] != shape[i] {
+			return time.Time{}, false
+		}
+	}
+	rest := s[len(shape):]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && isDigit(rest[n]) {
+			n++
+		}
+		if n == 1 {
+			return time.Time{}, false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "Z":
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		isDigit(rest[1]) && isDigit(rest[2]) && isDigit(rest[4]) && isDigit(rest[5]):
+		if rest[1:3] > "23" || rest[4:6] > "59" {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func clip(s string) string {
 	if len(s) > 48 {

@@ -1,6 +1,10 @@
 package messages
 
-import "time"
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
 
 // ExecOrder is the internal message on exec.<key>.new: an intent the router
 // accepted for routing, with what the executor needs beside it. It is not
@@ -10,6 +14,8 @@ type ExecOrder struct {
 	Intent OrderIntent `json:"intent"`
 	// ReceivedAt is when the router took the intent from ORDERS.
 	ReceivedAt time.Time `json:"received_at"`
+	// IntentSeq is the ORDERS stream sequence of the intent's message.
+	IntentSeq uint64 `json:"intent_seq"`
 	// Routed counts how often the intent was handed to a key (1 at first).
 	Routed int `json:"routed,omitempty"`
 }
@@ -25,4 +31,56 @@ type ExecCancel struct {
 // are subject-safe tokens, so the dot cannot be ambiguous.
 func OrderKey(strategy, clientOrderID string) string {
 	return strategy + "." + clientOrderID
+}
+
+// Names of keyrouter's JetStream streams, consumers' stream and KV bucket.
+const (
+	StreamOrders  = "ORDERS"
+	StreamExec    = "EXEC"
+	StreamReports = "REPORTS"
+	BucketOrders  = "ORDERSTATE"
+)
+
+// OrderRecord is the order-state KV value of (strategy, client_order_id):
+// written by the router when it accepts the intent for routing (the
+// permanent dedupe), then by the key's executor after each report. It maps
+// the order to its key and venue order ID for cancel routing and recovery.
+type OrderRecord struct {
+	Strategy      string `json:"strategy"`
+	ClientOrderID string `json:"client_order_id"`
+	Key           string `json:"key"`
+	Venue         string `json:"venue,omitempty"`
+	// IntentSeq is the ORDERS stream sequence of the intent's message, so
+	// a redelivery of that message is told apart from a re-sent intent.
+	IntentSeq    uint64 `json:"intent_seq"`
+	VenueOrderID string `json:"venue_order_id,omitempty"`
+	// Status is empty until the venue has answered; rejected or expired
+	// with Reason when the router refused the intent.
+	Status      Status          `json:"status,omitempty"`
+	Reason      Reason          `json:"reason,omitempty"`
+	Message     string          `json:"message,omitempty"`
+	CumQuantity decimal.Decimal `json:"cum_quantity"`
+	AvgPrice    decimal.Decimal `json:"avg_price,omitzero"`
+	// Seq is the seq of the last report published for the order.
+	Seq       uint64       `json:"seq"`
+	Intent    *OrderIntent `json:"intent,omitempty"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+// NewReport returns a report of kind on the order of in, with the intent's
+// fields echoed and leaves_quantity the whole quantity.
+func NewReport(in *OrderIntent, kind ReportKind, status Status) ExecutionReport {
+	return ExecutionReport{
+		Kind:           kind,
+		ClientOrderID:  in.ClientOrderID,
+		Strategy:       in.Strategy,
+		Symbol:         in.Symbol,
+		Side:           in.Side,
+		Type:           in.Type,
+		Quantity:       in.Quantity,
+		Price:          in.Price,
+		Tags:           in.Tags,
+		Status:         status,
+		LeavesQuantity: in.Quantity,
+	}
 }

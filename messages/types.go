@@ -127,7 +127,7 @@ type ExecutionReport struct {
 	Key            string            `json:"key,omitempty"`
 	Venue          string            `json:"venue,omitempty"`
 	VenueOrderID   string            `json:"venue_order_id,omitempty"`
-	Status         Status            `json:"status"`
+	Status         Status            `json:"status,omitempty"`
 	Fill           *Fill             `json:"fill,omitempty"`
 	CumQuantity    decimal.Decimal   `json:"cum_quantity"`
 	LeavesQuantity decimal.Decimal   `json:"leaves_quantity"`

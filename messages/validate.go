@@ -70,10 +70,7 @@ func (in *OrderIntent) Validate() error {
 	if in.Key != "" && !ValidID(in.Key) {
 		return fieldErr("key", "must match ^[A-Za-z0-9_-]{1,64}$")
 	}
-	if len(in.Tags) > MaxTags {
-		return fieldErr("tags", "at most %d tags, got %d", MaxTags, len(in.Tags))
-	}
-	return nil
+	return checkTags(in.Tags)
 }
 
 // Notional is quantity times price, or zero for an order without a price.

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func dial(url string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, nats.Name("keyrouter-cli"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+type tagFlags map[string]string
+
+func (t tagFlags) String() string { return fmt.Sprint(map[string]string(t)) }
+func (t tagFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("tag %q: want name=value", s)
+	}
+	t[k] = v
+	return nil
+}
+
+func cmdSubmit(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	strategy := fs.String("strategy", "alpha", "strategy ID")
+	id := fs.String("id", "", "client_order_id (default: generated)")
+	symbol := fs.String("symbol", "BTC-USDT", "symbol, BASE-QUOTE")
+	side := fs.String("side", "buy", "buy or sell")
+	typ := fs.String("type", "market", "market or limit")
+	qty := fs.String("qty", "0.001", "quantity (decimal)")
+	price := fs.String("price", "", "limit price (decimal)")
+	tif := fs.String("tif", "", "time in force: gtc, ioc, fok")
+	key := fs.String("key", "", "pin to this key")
+	venue := fs.String("venue", "", "restrict to keys of this venue")
+	expiresIn := fs.Duration("expires-in", 0, "set expires_at this long from now")
+	postOnly := fs.Bool("post-only", false, "post only")
+	follow := fs.Bool("follow", false, "print every report of the order until it is closed")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a report")
+	asJSON := fs.Bool("json", false, "print reports as JSON lines")
+	tags := tagFlags{}
+	fs.Var(tags, "tag", "tag name=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		*id = "cli-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	intent := map[string]any{
+		"client_order_id": *id, "symbol": *symbol, "side": *side, "type": *typ, "quantity": *qty,
+	}
+	for k, v := range map[string]string{"price": *price, "time_in_force": *tif, "key": *key, "venue": *venue} {
+		if v != "" {
+			intent[k] = v
+		}
+	}
+	if *postOnly {
+		intent["post_only"] = true
+	}
+	if *expiresIn > 0 {
+		intent["expires_at"] = time.Now().Add(*expiresIn).UTC().Format(time.RFC3339Nano)
+	}
+	if len(tags) > 0 {
+		intent["tags"] = map[string]string(tags)
+	}
+	data, _ := json.Marshal(intent)
+	nc, js, err := dial(*url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	reports, stop, err := watchOrder(nc, *strategy, *id)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if _, err := js.Publish(ctx, messages.OrdersNewSubject(*strategy), data); err != nil {
+		return fmt.Errorf("publishing intent: %w", err)
+	}
+	return printReports(ctx, stdout, reports, *asJSON, func(r *messages.ExecutionReport) bool {
+		return !*follow || r.Status.Terminal() || r.Kind == messages.KindRejected
+	})
+}
+
+func cmdCancel(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	strategy := fs.String("strategy", "alpha", "strategy ID")
+	id := fs.String("id", "", "client_order_id of the order to cancel (required)")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the outcome")
+	asJSON := fs.Bool("json", false, "print reports as JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("--id is required")
+	}
+	nc, js, err := dial(*url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	reports, stop, err := watchOrder(nc, *strategy, *id)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	data, _ := json.Marshal(messages.CancelIntent{ClientOrderID: *id})
+	if _, err := js.Publish(ctx, messages.OrdersCancelSubject(*strategy), data); err != nil {
+		return fmt.Errorf("publishing cancel: %w", err)
+	}
+	return printReports(ctx, stdout, reports, *asJSON, func(r *messages.ExecutionReport) bool {
+		return r.Kind == messages.KindCanceled || r.Kind == messages.KindCancelRejected
+	})
+}
+
+// watchOrder subscribes to the reports of one order. The subscription is
+// core NATS: fine for a person watching; a program that must not miss a
+// report reads the REPORTS stream (see tail).
+func watchOrder(nc *nats.Conn, strategy, id string) (<-chan *messages.ExecutionReport, func(), error) {
+	ch := make(chan *messages.ExecutionReport, 256)
+	sub, err := nc.Subscribe(messages.ReportsWildcard(strategy), func(m *nats.Msg) {
+		var r messages.ExecutionReport
+		if json.Unmarshal(m.Data, &r) == nil && r.ClientOrderID == id {
+			select {
+			case ch <- &r:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, func() { _ = sub.Unsubscribe() }, nil
+}
+
+func printReports(ctx context.Context, w io.Writer, ch <-chan *messages.ExecutionReport, asJSON bool, last func(*messages.ExecutionReport) bool) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return errors.New("no report in time (is keyrouter running?)")
+		case r := <-ch:
+			printReport(w, r, asJSON)
+			if last(r) {
+				if r.Kind == messages.KindRejected || r.Kind == messages.KindCancelRejected {
+					return exitError(3)
+				}
+				return nil
+			}
+		}
+	}
+}
+
+func printReport(w io.Writer, r *messages.ExecutionReport, asJSON bool) {
+	if asJSON {
+		data, _ := json.Marshal(r)
+		fmt.Fprintln(w, string(data))
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %-8s %-16s %-15s seq=%d", r.TS.Local().Format("15:04:05.000000"), r.Strategy, r.ClientOrderID, r.Kind, r.Seq)
+	if r.Status != "" {
+		fmt.Fprintf(&b, " status=%s", r.Status)
+	}
+	if r.Symbol != "" {
+		fmt.Fprintf(&b, " %s %s %s %s", r.Side, r.Type, r.Quantity, r.Symbol)
+	}
+	if r.Price != nil {
+		fmt.Fprintf(&b, " @ %s", r.Price)
+	}
+	if r.Key != "" {
+		fmt.Fprintf(&b, " key=%s", r.Key)
+	}
+	if r.Fill != nil {
+		fmt.Fprintf(&b, " fill=%s@%s fee=%s%s", r.Fill.Quantity, r.Fill.Price, r.Fill.Fee, r.Fill.FeeAsset)
+	}
+	if r.Kind != messages.KindRejected && r.Kind != messages.KindCancelRejected && r.Symbol != "" {
+		fmt.Fprintf(&b, " cum=%s leaves=%s", r.CumQuantity, r.LeavesQuantity)
+		if !r.AvgPrice.IsZero() {
+			fmt.Fprintf(&b, " avg=%s", r.AvgPrice.StringFixed(8))
+		}
+	}
+	if r.Reason != "" {
+		fmt.Fprintf(&b, " reason=%s", r.Reason)
+	}
+	if r.Message != "" {
+		fmt.Fprintf(&b, " (%s)", r.Message)
+	}
+	fmt.Fprintln(w, b.String())
+}
+
+func cmdTail(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	strategy := fs.String("strategy", "", "only this strategy's reports")
+	since := fs.String("since", "", "start at a time (RFC 3339) or this long ago (e.g. 10m); default: new reports only")
+	seq := fs.Uint64("seq", 0, "start at this REPORTS stream sequence")
+	asJSON := fs.Bool("json", false, "print reports as JSON lines")
+	n := fs.Int("n", 0, "stop after this many reports (0: follow until interrupted)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	nc, js, err := dial(*url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
+	if *strategy != "" {
+		cfg.FilterSubjects = []string{messages.ReportsWildcard(*strategy)}
+	}
+	switch {
+	case *seq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *seq
+	case *since != "":
+		t, err := time.Parse(time.RFC3339Nano, *since)
+		if err != nil {
+			d, derr := time.ParseDuration(*since)
+			if derr != nil {
+				return fmt.Errorf("--since %q: want an RFC 3339 time or a duration", *since)
+			}
+			t = time.Now().Add(-d)
+		}
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	cons, err := js.OrderedConsumer(ctx, messages.StreamReports, cfg)
+	if err != nil {
+		return fmt.Errorf("reading REPORTS: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for count := 0; *n == 0 || count < *n; count++ {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return err
+		}
+		var r messages.ExecutionReport
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			fmt.Fprintf(stderr, "undecodable report on %s: %v\n", m.Subject(), err)
+			continue
+		}
+		printReport(stdout, &r, *asJSON)
+	}
+	return nil
+}
+
+func cmdKeys(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	wait := fs.Duration("wait", 1500*time.Millisecond, "how long to listen for heartbeats")
+	asJSON := fs.Bool("json", false, "print KeyStatus JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	nc, _, err := dial(*url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	seen := map[string]messages.KeyStatus{}
+	ch := make(chan messages.KeyStatus, 1024)
+	sub, err := nc.Subscribe(messages.KeysPrefix+"*.status", func(m *nats.Msg) {
+		var st messages.KeyStatus
+		if json.Unmarshal(m.Data, &st) == nil {
+			select {
+			case ch <- st:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	deadline := time.After(*wait)
+collect:
+	for {
+		select {
+		case st := <-ch:
+			seen[st.Key] = st
+		case <-deadline:
+			break collect
+		}
+	}
+	if len(seen) == 0 {
+		return errors.New("no key status heard (is an executor running?)")
+	}
+	ids := make([]string, 0, len(seen))
+	for k := range seen {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	if *asJSON {
+		for _, k := range ids {
+			data, _ := json.Marshal(seen[k])
+			fmt.Fprintln(stdout, string(data))
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVENUE\tSTATE\tQUEUE\tLIMITS\tWORKER")
+	for _, k := range ids {
+		st := seen[k]
+		var ls []string
+		for _, l := range st.Limits {
+			ls = append(ls, fmt.Sprintf("%s %s/%s", l.Name, strconv.FormatFloat(l.Used, 'f', -1, 64), strconv.FormatFloat(l.Max, 'f', -1, 64)))
+		}
+		state := string(st.State)
+		if st.Until != nil {
+			state += " until " + st.Until.Local().Format("15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", st.Key, st.Venue, state, st.QueueDepth, strings.Join(ls, ", "), st.Worker)
+	}
+	return tw.Flush()
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}

@@ -1,0 +1,261 @@
+// Command keyrouter is the order router: one binary for every role and the
+// tools around them. Run `keyrouter help` for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keyrouter/keyrouter/configs"
+	"github.com/rs/zerolog"
+)
+
+const usage = `keyrouter: an order router over NATS that partitions orders across venue API keys.
+
+Usage: keyrouter <command> [flags]
+
+Run the system:
+  run        everything in one process on an embedded NATS server (default config)
+  router     the router role, against an existing NATS (--nats or NATS_URL)
+  executor   the executor of one or more keys (--key K[,K2]), against an existing NATS
+
+Use it:
+  submit     publish an order intent and print its first report (--follow: all of them)
+  cancel     cancel an order and print the outcome
+  tail       follow execution reports from the REPORTS stream
+  keys       show every key's status (state, limits, queue)
+
+Tools:
+  check      validate a config file and exit (non-zero with the errors)
+  bench      measure latency and throughput against a raw-NATS baseline
+  help       this text
+
+Run 'keyrouter <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{
+		"run":      cmdRun,
+		"router":   cmdRouter,
+		"executor": cmdExecutor,
+		"submit":   cmdSubmit,
+		"cancel":   cmdCancel,
+		"tail":     cmdTail,
+		"keys":     cmdKeys,
+		"check":    cmdCheck,
+		"bench":    cmdBench,
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(stderr, "keyrouter: unknown command %q\n\n%s", name, usage)
+		return 2
+	}
+	if err := cmd(args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ee exitError
+		if errors.As(err, &ee) {
+			return int(ee)
+		}
+		fmt.Fprintf(stderr, "keyrouter %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+// exitError ends the program with a status after the command printed why.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// common flags of the roles.
+type roleFlags struct {
+	config   string
+	nats     string
+	logLevel string
+	logText  bool
+}
+
+func (r *roleFlags) register(fs *flag.FlagSet, natsDefault string) {
+	fs.StringVar(&r.config, "config", "", "config file (YAML); the built-in default config if empty")
+	fs.StringVar(&r.nats, "nats", natsDefault, "NATS URL to connect to (default $NATS_URL)")
+	fs.StringVar(&r.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&r.logText, "log-text", false, "human-readable logs instead of JSON lines")
+}
+
+func (r *roleFlags) load() (*configs.Config, error) {
+	if r.config == "" {
+		return configs.Default(), nil
+	}
+	return configs.Load(r.config)
+}
+
+func (r *roleFlags) logger(stderr io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(r.logLevel)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("--log-level: %w", err)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	var w io.Writer = stderr
+	if r.logText {
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000"}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rf roleFlags
+	rf.register(fs, "")
+	listen := fs.String("nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on for clients")
+	data := fs.String("data", "", "directory for JetStream's files (a temporary one, removed on exit, if empty)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := rf.load()
+	if err != nil {
+		return err
+	}
+	log, err := rf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	app := &App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: AllKeys, Logger: log}
+	if rf.nats != "" {
+		app.Listen = ""
+	}
+	return serve(app, &rf, log)
+}
+
+func cmdRouter(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("router", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rf roleFlags
+	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := rf.load()
+	if err != nil {
+		return err
+	}
+	log, err := rf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	return serve(&App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log}, &rf, log)
+}
+
+func cmdExecutor(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("executor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rf roleFlags
+	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
+	keys := fs.String("key", "", "key(s) to execute, comma-separated (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *keys == "" {
+		return errors.New("--key is required")
+	}
+	cfg, err := rf.load()
+	if err != nil {
+		return err
+	}
+	log, err := rf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	return serve(&App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log}, &rf, log)
+}
+
+// serve runs app until SIGINT or SIGTERM (then drains) and reloads the
+// router's config on SIGHUP.
+func serve(app *App, rf *roleFlags, log zerolog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	log.Info().Str("nats", app.ClientURL()).Bool("router", app.RunRouter).Strs("keys", app.Keys).Msg("keyrouter running")
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if rf.config == "" || app.Router() == nil {
+				log.Info().Msg("SIGHUP: nothing to reload (no --config file or no router)")
+				continue
+			}
+			cfg, err := configs.Load(rf.config)
+			if err != nil {
+				log.Error().Err(err).Msg("SIGHUP: config not reloaded")
+				continue
+			}
+			app.Router().Reload(cfg)
+			log.Info().Str("config", rf.config).Msg("SIGHUP: config reloaded")
+		}
+	}()
+	err := app.Wait(ctx)
+	log.Info().Msg("shutting down: finishing the work in hand")
+	if cerr := app.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file to validate (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("--config is required")
+	}
+	cfg, err := configs.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid:\n", *path)
+		var verrs configs.ValidationErrors
+		if errors.As(err, &verrs) {
+			for _, e := range verrs {
+				fmt.Fprintf(stderr, "  %v\n", e)
+			}
+		} else {
+			fmt.Fprintf(stderr, "  %v\n", err)
+		}
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d venues, %d keys, %d strategies)\n", *path, len(cfg.Venues), len(cfg.Keys), len(cfg.Strategies))
+	return nil
+}

@@ -1,0 +1,349 @@
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the text of the default config.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Config is the whole configuration of a keyrouter deployment. Every role
+// (router, executor) reads the same file; each uses its own part.
+type Config struct {
+	Venues     map[string]Venue    `yaml:"venues"`
+	Keys       map[string]Key      `yaml:"keys"`
+	Strategies map[string]Strategy `yaml:"strategies"`
+	Streams    Streams             `yaml:"streams"`
+}
+
+// Venue is an exchange keyrouter can reach.
+type Venue struct {
+	// Kind is the adapter: "paper" (the built-in simulated exchange).
+	Kind string `yaml:"kind"`
+	// Paper venue: seed of the price walk, tick interval, simulated
+	// latency of each request, largest quantity of one fill.
+	Seed    int64         `yaml:"seed"`
+	Tick    time.Duration `yaml:"tick"`
+	Latency time.Duration `yaml:"latency"`
+}
+
+// Key is one venue API key: a partition with its own executor and budget.
+type Key struct {
+	Venue string `yaml:"venue"`
+	// Account groups keys of one venue account (limits with scope
+	// "account" are shared among them).
+	Account string `yaml:"account"`
+	// APIKey is the key's public ID at the venue (not a secret).
+	APIKey string `yaml:"api_key"`
+	// SecretEnv or SecretFile name where the secret is; it is never in
+	// this file. Only the executor serving this key loads it.
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
+	// QueueSize bounds the orders waiting for budget; past it new orders
+	// are rejected with rate_limited. Cancels have their own queue of
+	// the same size.
+	QueueSize int `yaml:"queue_size"`
+	// Limits is the key's rate budget.
+	Limits []Limit `yaml:"limits"`
+}
+
+// Limit is one rate limit of a key's budget.
+type Limit struct {
+	Name   string        `yaml:"name"`
+	Shape  string        `yaml:"shape"` // fixed, sliding, bucket, decay
+	Max    int64         `yaml:"max"`
+	Window time.Duration `yaml:"window"`
+	// Rate is tokens per second for bucket, decrease per second for decay.
+	Rate float64 `yaml:"rate"`
+	// Costs per operation class (new, cancel, amend, query); a class not
+	// listed costs nothing. Default: new 1, cancel 1.
+	Costs map[string]int64 `yaml:"costs"`
+	// Scope: key (default), account, ip:<id>, symbol.
+	Scope  string  `yaml:"scope"`
+	Margin float64 `yaml:"margin"`
+}
+
+// Strategy is a configured strategy and the keys it may use.
+type Strategy struct {
+	// Keys the strategy may use, in order of preference.
+	Keys []string `yaml:"keys"`
+}
+
+// Streams configures the JetStream streams and KV bucket.
+type Streams struct {
+	// Replicas of every stream: 1 on a single server, 3 on a cluster.
+	Replicas int `yaml:"replicas"`
+	// OrdersMaxAge and ReportsMaxAge bound how long intents and reports
+	// are kept.
+	OrdersMaxAge  time.Duration `yaml:"orders_max_age"`
+	ReportsMaxAge time.Duration `yaml:"reports_max_age"`
+	// ReportsMaxBytes bounds the REPORTS stream (oldest dropped).
+	ReportsMaxBytes int64 `yaml:"reports_max_bytes"`
+}
+
+// Defaults of fields left empty.
+const (
+	DefaultQueueSize       = 1024
+	DefaultReplicas        = 1
+	DefaultOrdersMaxAge    = 7 * 24 * time.Hour
+	DefaultReportsMaxAge   = 7 * 24 * time.Hour
+	DefaultReportsMaxBytes = 1 << 30
+	DefaultPaperTick       = 100 * time.Millisecond
+)
+
+// Default returns the default config: strategies alpha and beta, each
+// allowed two keys on the built-in simulated venue.
+func Default() *Config {
+	c, err := Parse(defaultYAML)
+	if err != nil {
+		panic("configs: default config is invalid: " + err.Error())
+	}
+	return c
+}
+
+// Load reads, decodes, defaults and validates the config at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (an unknown field is an error), fills
+// defaults and validates.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Streams.Replicas == 0 {
+		c.Streams.Replicas = DefaultReplicas
+	}
+	if c.Streams.OrdersMaxAge == 0 {
+		c.Streams.OrdersMaxAge = DefaultOrdersMaxAge
+	}
+	if c.Streams.ReportsMaxAge == 0 {
+		c.Streams.ReportsMaxAge = DefaultReportsMaxAge
+	}
+	if c.Streams.ReportsMaxBytes == 0 {
+		c.Streams.ReportsMaxBytes = DefaultReportsMaxBytes
+	}
+	for id, v := range c.Venues {
+		if v.Kind == "paper" && v.Tick == 0 {
+			v.Tick = DefaultPaperTick
+		}
+		c.Venues[id] = v
+	}
+	for id, k := range c.Keys {
+		if k.QueueSize == 0 {
+			k.QueueSize = DefaultQueueSize
+		}
+		if k.Account == "" {
+			k.Account = id
+		}
+		for i := range k.Limits {
+			l := &k.Limits[i]
+			if l.Scope == "" {
+				l.Scope = "key"
+			}
+			if l.Costs == nil {
+				l.Costs = map[string]int64{"new": 1, "cancel": 1}
+			}
+		}
+		c.Keys[id] = k
+	}
+}
+
+// ValidationErrors lists every problem of a config, each with its path.
+type ValidationErrors []error
+
+func (v ValidationErrors) Error() string {
+	s := make([]string, len(v))
+	for i, e := range v {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Validate checks the whole config and returns ValidationErrors naming each
+// problem's path, or nil.
+func (c *Config) Validate() error {
+	var errs ValidationErrors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	for _, id := range sortedKeys(c.Venues) {
+		v, p := c.Venues[id], "venues."+id
+		if !validID(id) {
+			bad(p, "venue ID must match ^[A-Za-z0-9_-]{1,64}$")
+		}
+		switch v.Kind {
+		case "paper":
+			if v.Tick < 0 || v.Latency < 0 {
+				bad(p, "tick and latency must not be negative")
+			}
+		case "":
+			bad(p+".kind", "required (paper)")
+		default:
+			bad(p+".kind", "unknown venue kind %q (known: paper)", v.Kind)
+		}
+	}
+	if len(c.Keys) == 0 {
+		bad("keys", "at least one key is required")
+	}
+	for _, id := range sortedKeys(c.Keys) {
+		k, p := c.Keys[id], "keys."+id
+		if !validID(id) {
+			bad(p, "key ID must match ^[A-Za-z0-9_-]{1,64}$")
+		}
+		if _, ok := c.Venues[k.Venue]; !ok {
+			bad(p+".venue", "%q is not a configured venue", k.Venue)
+		}
+		if k.SecretEnv != "" && k.SecretFile != "" {
+			bad(p, "secret_env and secret_file are exclusive")
+		}
+		if k.QueueSize < 1 {
+			bad(p+".queue_size", "must be at least 1")
+		}
+		names := map[string]bool{}
+		for i, l := range k.Limits {
+			lp := fmt.Sprintf("%s.limits[%d]", p, i)
+			if l.Name == "" {
+				bad(lp+".name", "required")
+			} else if names[l.Name] {
+				bad(lp+".name", "duplicate limit name %q", l.Name)
+			}
+			names[l.Name] = true
+			validateLimit(lp, l, bad)
+		}
+	}
+	if len(c.Strategies) == 0 {
+		bad("strategies", "at least one strategy is required")
+	}
+	for _, id := range sortedKeys(c.Strategies) {
+		s, p := c.Strategies[id], "strategies."+id
+		if !validID(id) {
+			bad(p, "strategy ID must match ^[A-Za-z0-9_-]{1,64}$")
+		}
+		if len(s.Keys) == 0 {
+			bad(p+".keys", "at least one key is required")
+		}
+		seen := map[string]bool{}
+		for i, k := range s.Keys {
+			if _, ok := c.Keys[k]; !ok {
+				bad(fmt.Sprintf("%s.keys[%d]", p, i), "%q is not a configured key", k)
+			}
+			if seen[k] {
+				bad(fmt.Sprintf("%s.keys[%d]", p, i), "%q listed twice", k)
+			}
+			seen[k] = true
+		}
+	}
+	if r := c.Streams.Replicas; r != 1 && r != 3 && r != 5 {
+		bad("streams.replicas", "must be 1, 3 or 5, got %d", r)
+	}
+	if c.Streams.OrdersMaxAge < 0 || c.Streams.ReportsMaxAge < 0 || c.Streams.ReportsMaxBytes < 0 {
+		bad("streams", "ages and sizes must not be negative")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+func validateLimit(p string, l Limit, bad func(string, string, ...any)) {
+	switch l.Shape {
+	case "fixed", "sliding":
+		if l.Window <= 0 {
+			bad(p+".window", "required and positive for shape %s", l.Shape)
+		}
+	case "bucket", "decay":
+		if l.Rate <= 0 {
+			bad(p+".rate", "required and positive for shape %s", l.Shape)
+		}
+	case "":
+		bad(p+".shape", "required (fixed, sliding, bucket or decay)")
+	default:
+		bad(p+".shape", "unknown shape %q (fixed, sliding, bucket or decay)", l.Shape)
+	}
+	if l.Max < 1 {
+		bad(p+".max", "must be at least 1")
+	}
+	if l.Margin < 0 || l.Margin >= 1 {
+		bad(p+".margin", "must be in [0, 1)")
+	}
+	for class, cost := range l.Costs {
+		switch class {
+		case "new", "cancel", "amend", "query":
+		default:
+			bad(p+".costs."+class, "unknown operation class (new, cancel, amend, query)")
+		}
+		if cost < 0 {
+			bad(p+".costs."+class, "must not be negative")
+		}
+	}
+	switch {
+	case l.Scope == "key", l.Scope == "account", l.Scope == "symbol", strings.HasPrefix(l.Scope, "ip:") && len(l.Scope) > 3:
+	default:
+		bad(p+".scope", "must be key, account, symbol or ip:<id>, got %q", l.Scope)
+	}
+}
+
+// StrategyKeys returns the keys strategy may use, or nil if the strategy is
+// not configured.
+func (c *Config) StrategyKeys(strategy string) []string {
+	return c.Strategies[strategy].Keys
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// KeyIDs returns the configured key IDs in sorted order.
+func (c *Config) KeyIDs() []string { return sortedKeys(c.Keys) }
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,154 @@
+package executors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func opFor(it *item) budget.Op {
+	if it.cancel != nil {
+		return budget.Op{Class: budget.Class("cancel")}
+	}
+	op := budget.Op{Class: budget.Class("new"), Symbol: it.order.intent.Symbol}
+	if it.inDoubt {
+		op.Class = budget.Class("query")
+	}
+	return op
+}
+
+// intakeNew takes an order from exec.<key>.new: it is expired at once if
+// the budget cannot send it before its expires_at, rejected if the queue is
+// full, and queued otherwise.
+func (w *Worker) intakeNew(m jetstream.Msg) {
+	var eo messages.ExecOrder
+	if err := json.Unmarshal(m.Data(), &eo); err != nil || eo.Intent.ClientOrderID == "" {
+		w.log.Error().Err(err).Msg("undecodable exec message dropped")
+		_ = m.Term()
+		return
+	}
+	ctx := context.Background()
+	now := w.now()
+	o := newOrder(&eo)
+	it := &item{msg: m, order: o}
+	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
+		it.inDoubt = true
+		if !w.restore(ctx, o) {
+			// Its reports were all stored: the order is settled.
+			_ = m.Ack()
+			return
+		}
+	}
+
+	w.mu.Lock()
+	if w.orders[o.kvKey] != nil {
+		// A redelivery of a message this worker still holds: the
+		// original's ack settles it.
+		w.mu.Unlock()
+		return
+	}
+	if w.newQ.len() >= w.opts.QueueSize {
+		w.mu.Unlock()
+		o.mu.Lock()
+		r := w.report(o, messages.KindRejected)
+		r.Status, r.Reason = messages.StatusRejected, messages.ReasonRateLimited
+		r.Message = fmt.Sprintf("key %s: queue full (%d orders waiting for budget)", w.opts.Key, w.opts.QueueSize)
+		o.status = messages.StatusRejected
+		w.finishAsync(ctx, o, []messages.ExecutionReport{r}, m)
+		return
+	}
+	if exp := o.intent.ExpiresAt; exp != nil {
+		at, ok := w.project(now, opFor(it))
+		if !ok || !at.Before(*exp) || !now.Before(*exp) {
+			w.mu.Unlock()
+			w.expire(ctx, it, now, at)
+			return
+		}
+	}
+	w.newQ.push(it)
+	w.orders[o.kvKey], w.byClient[o.clientID] = o, o
+	w.mu.Unlock()
+	signal(w.wake)
+}
+
+// restore loads what earlier deliveries of o's message reported, and
+// reports whether there is still work to do.
+func (w *Worker) restore(ctx context.Context, o *order) bool {
+	e, err := w.kv.Get(ctx, o.kvKey)
+	if err != nil {
+		return true
+	}
+	var rec messages.OrderRecord
+	if json.Unmarshal(e.Value(), &rec) != nil || rec.Key != w.opts.Key {
+		return true
+	}
+	o.restoreFrom(&rec)
+	return !rec.Status.Terminal()
+}
+
+// project returns when op could be sent given the budget and everything
+// queued ahead of it. Worker.mu must be held.
+func (w *Worker) project(now time.Time, op budget.Op) (time.Time, bool) {
+	return w.budget.Earliest(now, op)
+}
+
+// expire reports an order expired because the budget cannot send it by
+// its expires_at.
+func (w *Worker) expire(ctx context.Context, it *item, now, at time.Time) {
+	o := it.order
+	o.mu.Lock()
+	o.status = messages.StatusExpired
+	r := w.report(o, messages.KindExpired)
+	r.Reason = messages.ReasonExpired
+	switch {
+	case !now.Before(*o.intent.ExpiresAt):
+		r.Message = "expires_at " + o.intent.ExpiresAt.Format(time.RFC3339Nano) + " passed before it could be sent"
+	case at.IsZero():
+		r.Message = "the order costs more than the key's budget allows at all"
+	default:
+		r.Message = fmt.Sprintf("key %s's budget cannot send it before expires_at %s (earliest %s)",
+			w.opts.Key, o.intent.ExpiresAt.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+	}
+	w.finishAsync(ctx, o, []messages.ExecutionReport{r}, it.msg)
+}
+
+// intakeCancel queues a cancel from exec.<key>.cancel; cancels are served
+// before new orders.
+func (w *Worker) intakeCancel(m jetstream.Msg) {
+	var ec messages.ExecCancel
+	if err := json.Unmarshal(m.Data(), &ec); err != nil || ec.ClientOrderID == "" {
+		w.log.Error().Err(err).Msg("undecodable exec cancel dropped")
+		_ = m.Term()
+		return
+	}
+	w.mu.Lock()
+	if w.cancelQ.len() >= w.opts.QueueSize {
+		w.mu.Unlock()
+		w.cancelRejected(context.Background(), m, &ec, messages.ReasonRateLimited,
+			fmt.Sprintf("key %s: cancel queue full", w.opts.Key))
+		return
+	}
+	w.cancelQ.push(&item{msg: m, cancel: &ec})
+	w.mu.Unlock()
+	signal(w.wake)
+}
+
+// cancelRejected reports a refused cancel. It concerns the cancel message,
+// not the order's own sequence, so its seq is 0.
+func (w *Worker) cancelRejected(ctx context.Context, m jetstream.Msg, ec *messages.ExecCancel, reason messages.Reason, msg string) {
+	r := messages.ExecutionReport{
+		Kind: messages.KindCancelRejected, ClientOrderID: ec.ClientOrderID, Strategy: ec.Strategy,
+		Key: w.opts.Key, Venue: w.opts.VenueName, Reason: reason, Message: msg, TS: w.now().UTC(),
+	}
+	data, _ := json.Marshal(&r)
+	if _, err := w.js.Publish(ctx, messages.ReportSubject(ec.Strategy, r.Kind), data); err != nil {
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	_ = m.Ack()
+}

@@ -1,0 +1,307 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyrouter/keyrouter/configs"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/shopspring/decimal"
+)
+
+// Consumer names on ORDERS. New orders and cancels have a consumer each so
+// a burst of new orders never delays a cancel.
+const (
+	ConsumerNew    = "router-new"
+	ConsumerCancel = "router-cancel"
+)
+
+// Options tune a Router; zero values take the defaults.
+type Options struct {
+	// Workers bounds the intents handled at once (default 64). The
+	// consumer pulls no more than that ahead, so a slow bus backs up into
+	// ORDERS, never into memory.
+	Workers int
+	// AckWait is how long JetStream waits before redelivering an intent
+	// the router took but did not finish (default 30s).
+	AckWait time.Duration
+	// HeartbeatTimeout: a key silent this long is down (default 3s).
+	HeartbeatTimeout time.Duration
+	Now              func() time.Time
+	Logger           zerolog.Logger
+}
+
+// Router routes intents to key partitions. Create with New, start with Run.
+type Router struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	cfg    atomic.Pointer[configs.Config]
+	health *Health
+	opts   Options
+	log    zerolog.Logger
+	sem    chan struct{}
+	wg     sync.WaitGroup
+}
+
+// New returns a Router over the provisioned streams (see Provision).
+func New(nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, cfg *configs.Config, opts Options) *Router {
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Router{nc: nc, js: js, kv: kv, opts: opts, log: opts.Logger.With().Str("role", "router").Logger(),
+		health: NewHealth(opts.HeartbeatTimeout), sem: make(chan struct{}, opts.Workers)}
+	r.cfg.Store(cfg)
+	return r
+}
+
+// Reload replaces the config used for intents that arrive from now on.
+func (r *Router) Reload(cfg *configs.Config) { r.cfg.Store(cfg) }
+
+// Health returns the router's view of the keys.
+func (r *Router) Health() *Health { return r.health }
+
+// Run consumes ORDERS until ctx is done, then stops pulling, finishes the
+// intents in hand and returns.
+func (r *Router) Run(ctx context.Context) error {
+	sub, err := r.nc.Subscribe(messages.KeysPrefix+"*.status", func(m *nats.Msg) {
+		var st messages.KeyStatus
+		if err := json.Unmarshal(m.Data, &st); err == nil && st.Key != "" {
+			r.health.Observe(st, r.opts.Now())
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("router: subscribing to key status: %w", err)
+	}
+	defer sub.Unsubscribe()
+
+	var ccs []jetstream.ConsumeContext
+	for _, c := range []struct {
+		name, filter string
+		handle       func(context.Context, jetstream.Msg)
+	}{
+		{ConsumerNew, messages.OrdersNewPrefix + "*", r.handleNew},
+		{ConsumerCancel, messages.OrdersCancelPrefix + "*", r.handleCancel},
+	} {
+		cons, err := r.js.CreateOrUpdateConsumer(ctx, messages.StreamOrders, jetstream.ConsumerConfig{
+			Durable:       c.name,
+			FilterSubject: c.filter,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       r.opts.AckWait,
+			MaxAckPending: 4 * r.opts.Workers,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			return fmt.Errorf("router: consumer %s: %w", c.name, err)
+		}
+		handle := c.handle
+		// Handlers run on their own context: shutdown stops the pulling,
+		// not the intents already taken.
+		work := context.WithoutCancel(ctx)
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			r.sem <- struct{}{}
+			r.wg.Add(1)
+			go func() {
+				defer func() { <-r.sem; r.wg.Done() }()
+				handle(work, m)
+			}()
+		}, jetstream.PullMaxMessages(r.opts.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				r.log.Warn().Err(err).Str("consumer", c.name).Msg("consume error")
+			}
+		}))
+		if err != nil {
+			return fmt.Errorf("router: consuming %s: %w", c.name, err)
+		}
+		ccs = append(ccs, cc)
+	}
+	r.log.Info().Msg("router started")
+	<-ctx.Done()
+	for _, cc := range ccs {
+		cc.Drain()
+	}
+	for _, cc := range ccs {
+		<-cc.Closed()
+	}
+	r.wg.Wait()
+	r.log.Info().Msg("router stopped")
+	return nil
+}
+
+// handleNew routes one intent from orders.new.<strategy>.
+func (r *Router) handleNew(ctx context.Context, m jetstream.Msg) {
+	now := r.opts.Now()
+	strategy, _ := messages.StrategyFromSubject(m.Subject())
+	in, err := messages.DecodeOrderIntent(m.Data(), strategy)
+	if err != nil {
+		in.Strategy = strategy
+		r.reject(ctx, m, &in, messages.ReasonInvalid, err.Error(), 1)
+		return
+	}
+	log := r.log.With().Str("strategy", strategy).Str("client_order_id", in.ClientOrderID).Logger()
+	cfg := r.cfg.Load()
+	d := ChooseKey(cfg, r.health, &in, now)
+	if d.Reason == messages.ReasonUnknownStrategy {
+		r.reject(ctx, m, &in, d.Reason, d.Message, 1)
+		return
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		log.Error().Err(err).Msg("intent without metadata")
+		_ = m.Term()
+		return
+	}
+	rec := messages.OrderRecord{
+		Strategy: strategy, ClientOrderID: in.ClientOrderID, Key: d.Key,
+		IntentSeq: meta.Sequence.Stream, UpdatedAt: now,
+	}
+	if d.Key != "" {
+		rec.Venue = cfg.Keys[d.Key].Venue
+	} else {
+		rec.Status, rec.Reason, rec.Message = messages.StatusRejected, d.Reason, d.Message
+		if d.Reason == messages.ReasonExpired {
+			rec.Status = messages.StatusExpired
+		}
+	}
+	data, _ := json.Marshal(rec)
+	kvKey := messages.OrderKey(strategy, in.ClientOrderID)
+	if err := r.createRecord(ctx, kvKey, data); err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			log.Warn().Err(err).Msg("order-state create failed; will retry")
+			_ = m.NakWithDelay(100 * time.Millisecond)
+			return
+		}
+		prev, gerr := r.getRecord(ctx, kvKey)
+		if gerr != nil {
+			log.Warn().Err(gerr).Msg("order-state read failed; will retry")
+			_ = m.NakWithDelay(100 * time.Millisecond)
+			return
+		}
+		if prev.IntentSeq != meta.Sequence.Stream {
+			r.reject(ctx, m, &in, messages.ReasonDuplicate,
+				fmt.Sprintf("client_order_id %q was already used by strategy %s", in.ClientOrderID, strategy), 0)
+			return
+		}
+		// A redelivery of the message we recorded: finish what was begun.
+		rec = prev
+	}
+	if rec.Key == "" {
+		if rec.Status == messages.StatusExpired {
+			r.report(ctx, m, &in, messages.KindExpired, messages.StatusExpired, rec.Reason, rec.Message, 1)
+			return
+		}
+		r.reject(ctx, m, &in, rec.Reason, rec.Message, 1)
+		return
+	}
+	eo, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: now, IntentSeq: meta.Sequence.Stream, Routed: 1})
+	if err := r.publishWait(ctx, &nats.Msg{Subject: messages.ExecNewSubject(rec.Key), Data: eo}, jetstream.WithMsgID(kvKey)); err != nil {
+		log.Warn().Err(err).Str("key", rec.Key).Msg("publish to executor failed; will retry")
+		_ = m.NakWithDelay(100 * time.Millisecond)
+		return
+	}
+	_ = m.Ack()
+}
+
+func (r *Router) getRecord(ctx context.Context, kvKey string) (messages.OrderRecord, error) {
+	var rec messages.OrderRecord
+	e, err := r.kv.Get(ctx, kvKey)
+	if err != nil {
+		return rec, err
+	}
+	err = json.Unmarshal(e.Value(), &rec)
+	return rec, err
+}
+
+// handleCancel routes one cancel from orders.cancel.<strategy> to the key
+// holding the order.
+func (r *Router) handleCancel(ctx context.Context, m jetstream.Msg) {
+	strategy, _ := messages.StrategyFromSubject(m.Subject())
+	c, err := messages.DecodeCancelIntent(m.Data(), strategy)
+	c.Strategy = strategy
+	cancelRejected := func(reason messages.Reason, msg string) {
+		rep := messages.ExecutionReport{Kind: messages.KindCancelRejected, ClientOrderID: c.ClientOrderID,
+			Strategy: strategy, Reason: reason, Message: msg}
+		r.publishThenAck(ctx, m, &rep)
+	}
+	if err != nil {
+		cancelRejected(messages.ReasonInvalid, err.Error())
+		return
+	}
+	if _, ok := r.cfg.Load().Strategies[strategy]; !ok {
+		cancelRejected(messages.ReasonUnknownStrategy, fmt.Sprintf("strategy %q is not configured", strategy))
+		return
+	}
+	rec, err := r.getRecord(ctx, messages.OrderKey(strategy, c.ClientOrderID))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		cancelRejected(messages.ReasonUnknownOrder, fmt.Sprintf("strategy %s has no order %q", strategy, c.ClientOrderID))
+		return
+	case err != nil:
+		r.log.Warn().Err(err).Msg("order-state read failed; will retry")
+		_ = m.NakWithDelay(100 * time.Millisecond)
+		return
+	case rec.Key == "":
+		cancelRejected(messages.ReasonTooLateToCancel, fmt.Sprintf("order %q was %s", c.ClientOrderID, rec.Status))
+		return
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		_ = m.Term()
+		return
+	}
+	data, _ := json.Marshal(messages.ExecCancel{Strategy: strategy, ClientOrderID: c.ClientOrderID, ReceivedAt: r.opts.Now()})
+	if err := r.publishWait(ctx, &nats.Msg{Subject: messages.ExecCancelSubject(rec.Key), Data: data},
+		jetstream.WithMsgID(fmt.Sprintf("cancel.%d", meta.Sequence.Stream))); err != nil {
+		r.log.Warn().Err(err).Msg("publish cancel to executor failed; will retry")
+		_ = m.NakWithDelay(100 * time.Millisecond)
+		return
+	}
+	_ = m.Ack()
+}
+
+func (r *Router) reject(ctx context.Context, m jetstream.Msg, in *messages.OrderIntent, reason messages.Reason, msg string, seq uint64) {
+	r.report(ctx, m, in, messages.KindRejected, messages.StatusRejected, reason, msg, seq)
+}
+
+func (r *Router) report(ctx context.Context, m jetstream.Msg, in *messages.OrderIntent, kind messages.ReportKind, status messages.Status, reason messages.Reason, msg string, seq uint64) {
+	rep := messages.NewReport(in, kind, status)
+	rep.Reason, rep.Message, rep.Seq = reason, msg, seq
+	rep.LeavesQuantity = decimalZero
+	r.publishThenAck(ctx, m, &rep)
+}
+
+// publishThenAck publishes a report and acks the intent only once the
+// report is stored; on failure the intent is redelivered.
+func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, rep *messages.ExecutionReport) {
+	rep.TS = r.opts.Now().UTC()
+	data, err := json.Marshal(rep)
+	if err != nil {
+		r.log.Error().Err(err).Msg("encoding report")
+		_ = m.Term()
+		return
+	}
+	if err := r.publishWait(ctx, &nats.Msg{Subject: messages.ReportSubject(rep.Strategy, rep.Kind), Data: data}); err != nil {
+		r.log.Warn().Err(err).Msg("publishing report failed; will retry")
+		_ = m.NakWithDelay(100 * time.Millisecond)
+		return
+	}
+	r.log.Debug().Str("strategy", rep.Strategy).Str("client_order_id", rep.ClientOrderID).
+		Str("kind", string(rep.Kind)).Str("reason", string(rep.Reason)).Msg("report")
+	_ = m.Ack()
+}
+
+var decimalZero = decimal.Zero
