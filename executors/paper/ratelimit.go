@@ -1,0 +1,190 @@
+package paper
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/messages"
+)
+
+// Request classes a RateLimit counts.
+const (
+	ClassNew    = "new"
+	ClassCancel = "cancel"
+	ClassQuery  = "query"
+)
+
+// RateLimit is a limit the venue itself enforces: at most Max requests of
+// the given classes in each fixed window of length Window, windows aligned
+// to the clock (window index = now.UnixNano() / Window).
+type RateLimit struct {
+	Name   string // as reported in executors.Usage.Limit
+	Max    int64
+	Window time.Duration
+	// Classes are the request classes counted (ClassNew, ClassCancel,
+	// ClassQuery); empty counts every request.
+	Classes []string
+	// Group, if set, shares the count with every Venue given the same
+	// group and a limit of the same Name and Window: an account-scope
+	// limit over several keys. Nil counts this Venue's requests only.
+	Group *LimitGroup
+}
+
+// LimitGroup holds rate-limit counts shared by several Venues. The zero
+// value is not usable; call NewLimitGroup.
+type LimitGroup struct {
+	mu       sync.Mutex
+	counters map[groupKey]*counter
+}
+
+type groupKey struct {
+	name   string
+	window time.Duration
+}
+
+// NewLimitGroup returns an empty LimitGroup.
+func NewLimitGroup() *LimitGroup {
+	return &LimitGroup{counters: make(map[groupKey]*counter)}
+}
+
+func (g *LimitGroup) counter(name string, window time.Duration) *counter {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := groupKey{name, window}
+	c, ok := g.counters[k]
+	if !ok {
+		c = newCounter()
+		g.counters[k] = c
+	}
+	return c
+}
+
+// counterIDs orders counter locks: a request locks the counters it needs
+// in increasing id, so Venues sharing groups cannot deadlock.
+var counterIDs atomic.Uint64
+
+// counter is the count of one fixed window.
+type counter struct {
+	id     uint64
+	mu     sync.Mutex
+	window int64 // index of the window used counts
+	used   int64
+}
+
+func newCounter() *counter { return &counter{id: counterIDs.Add(1)} }
+
+// current returns the count of window idx; c.mu is held.
+func (c *counter) current(idx int64) int64 {
+	if c.window != idx {
+		c.window, c.used = idx, 0
+	}
+	return c.used
+}
+
+type limit struct {
+	RateLimit
+	c *counter
+}
+
+// limiter enforces a Venue's limits.
+type limiter struct {
+	all     []*limit            // in VenueOptions order, for Usage
+	byClass map[string][]*limit // in counter id order, for locking
+}
+
+func newLimiter(limits []RateLimit) (*limiter, error) {
+	l := &limiter{byClass: make(map[string][]*limit)}
+	seen := make(map[*counter]bool)
+	for _, r := range limits {
+		if r.Name == "" || r.Max <= 0 || r.Window <= 0 {
+			return nil, fmt.Errorf("paper: rate limit %q needs a name, Max > 0 and Window > 0", r.Name)
+		}
+		lim := &limit{RateLimit: r, c: newCounter()}
+		if r.Group != nil {
+			lim.c = r.Group.counter(r.Name, r.Window)
+		}
+		if seen[lim.c] {
+			return nil, fmt.Errorf("paper: rate limit %q given twice", r.Name)
+		}
+		seen[lim.c] = true
+		l.all = append(l.all, lim)
+		classes := r.Classes
+		if len(classes) == 0 {
+			classes = []string{ClassNew, ClassCancel, ClassQuery}
+		}
+		done := make(map[string]bool, len(classes))
+		for _, cl := range classes {
+			switch {
+			case cl != ClassNew && cl != ClassCancel && cl != ClassQuery:
+				return nil, fmt.Errorf("paper: rate limit %q: unknown class %q", r.Name, cl)
+			case done[cl]:
+				continue
+			}
+			done[cl] = true
+			l.byClass[cl] = append(l.byClass[cl], lim)
+		}
+	}
+	for _, ls := range l.byClass {
+		sort.Slice(ls, func(i, j int) bool { return ls[i].c.id < ls[j].c.id })
+	}
+	return l, nil
+}
+
+// admit counts a request of class at now in every limit of the class, or,
+// if one of them is used up, counts nothing and returns a Throttled
+// *executors.VenueError with RetryAfter the latest start of a next window
+// among the exhausted limits. The usage returned is every limit's count in
+// its current window, this request included.
+func (l *limiter) admit(class string, now time.Time) ([]executors.Usage, error) {
+	if len(l.all) == 0 {
+		return nil, nil
+	}
+	ns := now.UnixNano()
+	ls := l.byClass[class]
+	for _, lim := range ls {
+		lim.c.mu.Lock()
+	}
+	var over *limit
+	var retry time.Time
+	for _, lim := range ls {
+		w := int64(lim.Window)
+		idx := ns / w
+		if lim.c.current(idx) >= lim.Max {
+			over = lim
+			if next := time.Unix(0, (idx+1)*w); next.After(retry) {
+				retry = next
+			}
+		}
+	}
+	if over == nil {
+		for _, lim := range ls {
+			lim.c.used++
+		}
+	}
+	for i := len(ls) - 1; i >= 0; i-- {
+		ls[i].c.mu.Unlock()
+	}
+	usage := l.usage(ns)
+	if over != nil {
+		return usage, &executors.VenueError{
+			Kind: executors.Throttled, Reason: messages.ReasonRateLimited, Code: "429",
+			Message:    fmt.Sprintf("rate limit %s of %d per %s exceeded", over.Name, over.Max, over.Window),
+			RetryAfter: retry, Usage: usage,
+		}
+	}
+	return usage, nil
+}
+
+func (l *limiter) usage(ns int64) []executors.Usage {
+	out := make([]executors.Usage, len(l.all))
+	for i, lim := range l.all {
+		lim.c.mu.Lock()
+		out[i] = executors.Usage{Limit: lim.Name, Used: lim.c.current(ns / int64(lim.Window))}
+		lim.c.mu.Unlock()
+	}
+	return out
+}
