@@ -58,6 +58,10 @@ type Key struct {
 	QueueSize int `yaml:"queue_size"`
 	// Limits is the key's rate budget.
 	Limits []Limit `yaml:"limits"`
+	// VenueLimits are the limits the simulated (paper) venue enforces on
+	// this key itself, returning rate-limit errors past them; default:
+	// the same as Limits. Set them tighter to see throttling.
+	VenueLimits []Limit `yaml:"venue_limits"`
 }
 
 // Limit is one rate limit of a key's budget.
@@ -169,13 +173,15 @@ func (c *Config) applyDefaults() {
 		if k.Account == "" {
 			k.Account = id
 		}
-		for i := range k.Limits {
-			l := &k.Limits[i]
-			if l.Scope == "" {
-				l.Scope = "key"
-			}
-			if l.Costs == nil {
-				l.Costs = map[string]int64{"new": 1, "cancel": 1}
+		for _, ls := range [][]Limit{k.Limits, k.VenueLimits} {
+			for i := range ls {
+				l := &ls[i]
+				if l.Scope == "" {
+					l.Scope = "key"
+				}
+				if l.Costs == nil {
+					l.Costs = map[string]int64{"new": 1, "cancel": 1}
+				}
 			}
 		}
 		c.Keys[id] = k
@@ -243,6 +249,9 @@ func (c *Config) Validate() error {
 			}
 			names[l.Name] = true
 			validateLimit(lp, l, bad)
+		}
+		for i, l := range k.VenueLimits {
+			validateLimit(fmt.Sprintf("%s.venue_limits[%d]", p, i), l, bad)
 		}
 	}
 	if len(c.Strategies) == 0 {

@@ -87,6 +87,16 @@ func (w *Worker) step(ctx context.Context) time.Duration {
 		w.mu.Unlock()
 		return -1
 	}
+	if it.cancel != nil {
+		// A cancel of an order still queued here needs no venue request,
+		// so no budget: it is done at once.
+		if o := w.orders[messages.OrderKey(it.cancel.Strategy, it.cancel.ClientOrderID)]; o != nil && w.newQ.has(o) {
+			q.pop()
+			w.mu.Unlock()
+			w.sendCancel(ctx, it)
+			return 0
+		}
+	}
 	op := opFor(it)
 	at, ok := w.budget.Earliest(now, op)
 	if at.Before(it.notBefore) {
@@ -270,6 +280,11 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 		r.Reason = ve.Reason
 		if r.Reason == "" {
 			r.Reason = messages.ReasonVenueRejected
+		}
+		if ve.Code == "FILTER" {
+			// A venue filter the order cannot meet (tick, step, min
+			// notional) is the intent's fault: invalid, per the contract.
+			r.Reason = messages.ReasonInvalid
 		}
 		r.Message = ve.Error()
 		w.mu.Lock()

@@ -64,6 +64,16 @@ func (q *queue) pop() *item {
 	return it
 }
 
+// has reports whether order o is queued.
+func (q *queue) has(o *order) bool {
+	for _, it := range q.items[q.head:] {
+		if it.order == o {
+			return true
+		}
+	}
+	return false
+}
+
 // remove takes out the item of order o, if queued, and returns it.
 func (q *queue) remove(o *order) *item {
 	for i := q.head; i < len(q.items); i++ {

@@ -209,6 +209,28 @@ func TestInvalidIntentRejectionMatchesSchema(t *testing.T) {
 	}
 }
 
+// TestInvalidCancelRejectionMatchesSchema does the same for the
+// cancel_rejected the router publishes for an invalid cancel.
+func TestInvalidCancelRejectionMatchesSchema(t *testing.T) {
+	sch := compileSchema(t, "execution_report.json")
+	for name, data := range readDir(t, "cancels/invalid") {
+		t.Run(name, func(t *testing.T) {
+			c, err := messages.DecodeCancelIntent(data, "alpha")
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			rep := messages.ExecutionReport{
+				Kind: messages.KindCancelRejected, ClientOrderID: c.ClientOrderID, Strategy: "alpha",
+				Reason: messages.ReasonInvalid, Message: err.Error(), TS: ts,
+			}
+			out := mustMarshal(t, rep)
+			if err := validate(sch, out); err != nil {
+				t.Errorf("schema: got error %v for %s, want none", err, out)
+			}
+		})
+	}
+}
+
 func mustMarshal(t *testing.T, v any) []byte {
 	t.Helper()
 	out, err := json.MarshalIndent(v, "", "  ")
@@ -273,11 +295,10 @@ func goldenReports() map[string]messages.ExecutionReport {
 			Kind: messages.KindRejected, Strategy: "alpha", Status: messages.StatusRejected,
 			Reason: messages.ReasonInvalid, Message: "message is not valid JSON: unexpected end of JSON input", Seq: 1, TS: ts,
 		},
-		"cancel-rejected": with(func(r *messages.ExecutionReport) {
-			r.Kind, r.Status, r.VenueOrderID, r.Seq, r.TS = messages.KindCancelRejected, messages.StatusFilled, "V123", 0, ts
-			r.CumQuantity, r.AvgPrice = dec("0.5"), dec("65000.04")
-			r.Reason, r.Message = messages.ReasonTooLateToCancel, "order o-1 was filled"
-		}),
+		"cancel-rejected": {
+			Kind: messages.KindCancelRejected, ClientOrderID: "o-1", Strategy: "alpha", Key: "alpha-1", Venue: "paper",
+			Reason: messages.ReasonTooLateToCancel, Message: "order o-1 is filled", TS: ts,
+		},
 	}
 }
 

@@ -21,7 +21,7 @@ func (r *Router) createRecord(ctx context.Context, key string, data []byte) erro
 	m := nats.NewMsg(kvSubject(key))
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 	m.Data = data
-	err := r.publishWait(ctx, m)
+	err := r.publishWait(ctx, nil, m)
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
@@ -31,9 +31,14 @@ func (r *Router) createRecord(ctx context.Context, key string, data []byte) erro
 }
 
 // publishWait publishes m with the asynchronous publisher and waits until
-// JetStream stored it.
-func (r *Router) publishWait(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) error {
+// JetStream stored it. With a turn, the publish is issued in the turn's
+// place in line (and the turn passed on before waiting for the ack).
+func (r *Router) publishWait(ctx context.Context, t *turn, m *nats.Msg, opts ...jetstream.PublishOpt) error {
+	if t != nil {
+		t.wait()
+	}
 	f, err := r.js.PublishMsgAsync(m, opts...)
+	t.release()
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func (r *Router) Run(ctx context.Context) error {
 	var ccs []jetstream.ConsumeContext
 	for _, c := range []struct {
 		name, filter string
-		handle       func(context.Context, jetstream.Msg)
+		handle       func(context.Context, jetstream.Msg, *turn)
 	}{
 		{ConsumerNew, messages.OrdersNewPrefix + "*", r.handleNew},
 		{ConsumerCancel, messages.OrdersCancelPrefix + "*", r.handleCancel},
@@ -109,15 +109,17 @@ func (r *Router) Run(ctx context.Context) error {
 			return fmt.Errorf("router: consumer %s: %w", c.name, err)
 		}
 		handle := c.handle
+		seq := newSequencer()
 		// Handlers run on their own context: shutdown stops the pulling,
 		// not the intents already taken.
 		work := context.WithoutCancel(ctx)
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			r.sem <- struct{}{}
 			r.wg.Add(1)
+			t := seq.ticket()
 			go func() {
-				defer func() { <-r.sem; r.wg.Done() }()
-				handle(work, m)
+				defer func() { t.release(); <-r.sem; r.wg.Done() }()
+				handle(work, m, t)
 			}()
 		}, jetstream.PullMaxMessages(r.opts.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -143,20 +145,20 @@ func (r *Router) Run(ctx context.Context) error {
 }
 
 // handleNew routes one intent from orders.new.<strategy>.
-func (r *Router) handleNew(ctx context.Context, m jetstream.Msg) {
+func (r *Router) handleNew(ctx context.Context, m jetstream.Msg, t *turn) {
 	now := r.opts.Now()
 	strategy, _ := messages.StrategyFromSubject(m.Subject())
 	in, err := messages.DecodeOrderIntent(m.Data(), strategy)
 	if err != nil {
 		in.Strategy = strategy
-		r.reject(ctx, m, &in, messages.ReasonInvalid, err.Error(), 1)
+		r.reject(ctx, m, t, &in, messages.ReasonInvalid, err.Error(), 1)
 		return
 	}
 	log := r.log.With().Str("strategy", strategy).Str("client_order_id", in.ClientOrderID).Logger()
 	cfg := r.cfg.Load()
 	d := ChooseKey(cfg, r.health, &in, now)
 	if d.Reason == messages.ReasonUnknownStrategy {
-		r.reject(ctx, m, &in, d.Reason, d.Message, 1)
+		r.reject(ctx, m, t, &in, d.Reason, d.Message, 1)
 		return
 	}
 	meta, err := m.Metadata()
@@ -192,7 +194,7 @@ func (r *Router) handleNew(ctx context.Context, m jetstream.Msg) {
 			return
 		}
 		if prev.IntentSeq != meta.Sequence.Stream {
-			r.reject(ctx, m, &in, messages.ReasonDuplicate,
+			r.reject(ctx, m, t, &in, messages.ReasonDuplicate,
 				fmt.Sprintf("client_order_id %q was already used by strategy %s", in.ClientOrderID, strategy), 0)
 			return
 		}
@@ -201,14 +203,14 @@ func (r *Router) handleNew(ctx context.Context, m jetstream.Msg) {
 	}
 	if rec.Key == "" {
 		if rec.Status == messages.StatusExpired {
-			r.report(ctx, m, &in, messages.KindExpired, messages.StatusExpired, rec.Reason, rec.Message, 1)
+			r.report(ctx, m, t, &in, messages.KindExpired, messages.StatusExpired, rec.Reason, rec.Message, 1)
 			return
 		}
-		r.reject(ctx, m, &in, rec.Reason, rec.Message, 1)
+		r.reject(ctx, m, t, &in, rec.Reason, rec.Message, 1)
 		return
 	}
 	eo, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: now, IntentSeq: meta.Sequence.Stream, Routed: 1})
-	if err := r.publishWait(ctx, &nats.Msg{Subject: messages.ExecNewSubject(rec.Key), Data: eo}, jetstream.WithMsgID(kvKey)); err != nil {
+	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecNewSubject(rec.Key), Data: eo}, jetstream.WithMsgID(kvKey)); err != nil {
 		log.Warn().Err(err).Str("key", rec.Key).Msg("publish to executor failed; will retry")
 		_ = m.NakWithDelay(100 * time.Millisecond)
 		return
@@ -228,14 +230,14 @@ func (r *Router) getRecord(ctx context.Context, kvKey string) (messages.OrderRec
 
 // handleCancel routes one cancel from orders.cancel.<strategy> to the key
 // holding the order.
-func (r *Router) handleCancel(ctx context.Context, m jetstream.Msg) {
+func (r *Router) handleCancel(ctx context.Context, m jetstream.Msg, t *turn) {
 	strategy, _ := messages.StrategyFromSubject(m.Subject())
 	c, err := messages.DecodeCancelIntent(m.Data(), strategy)
 	c.Strategy = strategy
 	cancelRejected := func(reason messages.Reason, msg string) {
 		rep := messages.ExecutionReport{Kind: messages.KindCancelRejected, ClientOrderID: c.ClientOrderID,
 			Strategy: strategy, Reason: reason, Message: msg}
-		r.publishThenAck(ctx, m, &rep)
+		r.publishThenAck(ctx, m, t, &rep)
 	}
 	if err != nil {
 		cancelRejected(messages.ReasonInvalid, err.Error())
@@ -264,7 +266,7 @@ func (r *Router) handleCancel(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	data, _ := json.Marshal(messages.ExecCancel{Strategy: strategy, ClientOrderID: c.ClientOrderID, ReceivedAt: r.opts.Now()})
-	if err := r.publishWait(ctx, &nats.Msg{Subject: messages.ExecCancelSubject(rec.Key), Data: data},
+	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecCancelSubject(rec.Key), Data: data},
 		jetstream.WithMsgID(fmt.Sprintf("cancel.%d", meta.Sequence.Stream))); err != nil {
 		r.log.Warn().Err(err).Msg("publish cancel to executor failed; will retry")
 		_ = m.NakWithDelay(100 * time.Millisecond)
@@ -273,20 +275,20 @@ func (r *Router) handleCancel(ctx context.Context, m jetstream.Msg) {
 	_ = m.Ack()
 }
 
-func (r *Router) reject(ctx context.Context, m jetstream.Msg, in *messages.OrderIntent, reason messages.Reason, msg string, seq uint64) {
-	r.report(ctx, m, in, messages.KindRejected, messages.StatusRejected, reason, msg, seq)
+func (r *Router) reject(ctx context.Context, m jetstream.Msg, t *turn, in *messages.OrderIntent, reason messages.Reason, msg string, seq uint64) {
+	r.report(ctx, m, t, in, messages.KindRejected, messages.StatusRejected, reason, msg, seq)
 }
 
-func (r *Router) report(ctx context.Context, m jetstream.Msg, in *messages.OrderIntent, kind messages.ReportKind, status messages.Status, reason messages.Reason, msg string, seq uint64) {
+func (r *Router) report(ctx context.Context, m jetstream.Msg, t *turn, in *messages.OrderIntent, kind messages.ReportKind, status messages.Status, reason messages.Reason, msg string, seq uint64) {
 	rep := messages.NewReport(in, kind, status)
 	rep.Reason, rep.Message, rep.Seq = reason, msg, seq
 	rep.LeavesQuantity = decimalZero
-	r.publishThenAck(ctx, m, &rep)
+	r.publishThenAck(ctx, m, t, &rep)
 }
 
 // publishThenAck publishes a report and acks the intent only once the
 // report is stored; on failure the intent is redelivered.
-func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, rep *messages.ExecutionReport) {
+func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, t *turn, rep *messages.ExecutionReport) {
 	rep.TS = r.opts.Now().UTC()
 	data, err := json.Marshal(rep)
 	if err != nil {
@@ -294,7 +296,7 @@ func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, rep *messa
 		_ = m.Term()
 		return
 	}
-	if err := r.publishWait(ctx, &nats.Msg{Subject: messages.ReportSubject(rep.Strategy, rep.Kind), Data: data}); err != nil {
+	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ReportSubject(rep.Strategy, rep.Kind), Data: data}); err != nil {
 		r.log.Warn().Err(err).Msg("publishing report failed; will retry")
 		_ = m.NakWithDelay(100 * time.Millisecond)
 		return

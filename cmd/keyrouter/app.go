@@ -272,7 +272,11 @@ func budgetLimits(kc configs.Key) ([]budget.Limit, error) {
 // g).
 func paperLimits(kc configs.Key, g *paper.LimitGroup) []paper.RateLimit {
 	var out []paper.RateLimit
-	for _, l := range kc.Limits {
+	limits := kc.Limits
+	if kc.VenueLimits != nil {
+		limits = kc.VenueLimits
+	}
+	for _, l := range limits {
 		if l.Shape != "fixed" {
 			continue
 		}

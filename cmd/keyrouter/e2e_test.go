@@ -97,7 +97,7 @@ func TestRejections(t *testing.T) {
 		{"key not allowed", "alpha", "bad7", `{"client_order_id":"bad7","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","key":"beta-1"}`, messages.ReasonNotPermitted, "beta-1"},
 		{"key that does not exist", "alpha", "bad8", `{"client_order_id":"bad8","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","key":"nokey"}`, messages.ReasonNotPermitted, "nokey"},
 		{"venue not allowed", "alpha", "bad9", `{"client_order_id":"bad9","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","venue":"binance"}`, messages.ReasonNotPermitted, "binance"},
-		{"venue refuses the filter", "alpha", "bad10", `{"client_order_id":"bad10","symbol":"BTC-USDT","side":"buy","type":"limit","quantity":"0.001","price":"100.001"}`, messages.ReasonVenueRejected, "tick"},
+		{"venue refuses the filter", "alpha", "bad10", `{"client_order_id":"bad10","symbol":"BTC-USDT","side":"buy","type":"limit","quantity":"0.001","price":"100.001"}`, messages.ReasonInvalid, "tick"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,7 +92,9 @@ func (c *client) publish(subject string, data string) {
 	}
 }
 
-func (c *client) submit(strategy, intent string) { c.publish(messages.OrdersNewSubject(strategy), intent) }
+func (c *client) submit(strategy, intent string) {
+	c.publish(messages.OrdersNewSubject(strategy), intent)
+}
 
 func (c *client) cancel(strategy, id string) {
 	c.publish(messages.OrdersCancelSubject(strategy), fmt.Sprintf(`{"client_order_id":%q}`, id))
@@ -126,17 +128,19 @@ func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
 // waitReport waits for a report of (strategy, id) matching f and returns it.
 func (c *client) waitReport(strategy, id string, what string, f func(messages.ExecutionReport) bool) messages.ExecutionReport {
 	c.t.Helper()
-	var found messages.ExecutionReport
-	waitFor(c.t, 10*time.Second, fmt.Sprintf("%s of %s/%s (have %v)", what, strategy, id, kinds(c.reports(strategy, id))), func() bool {
-		for _, r := range c.reports(strategy, id) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rs := c.reports(strategy, id)
+		for _, r := range rs {
 			if f(r) {
-				found = r
-				return true
+				return r
 			}
 		}
-		return false
-	})
-	return found
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s of %s/%s; have %v", what, strategy, id, rs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (c *client) waitKind(strategy, id string, kind messages.ReportKind) messages.ExecutionReport {

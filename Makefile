@@ -1,0 +1,38 @@
+# keyrouter: `make test` runs every test, installing what it needs
+# (Go modules, the pinned staticcheck, the Node.js test's packages).
+
+GO ?= go
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 10s
+
+.PHONY: test check unit race fuzz node bench run
+
+test: check race fuzz node
+
+# gofmt, go vet and staticcheck must be clean, and go.mod tidy.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+# Brief fuzzing of intent decoding (longer runs: make fuzz FUZZTIME=5m).
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeOrderIntent$$' -fuzztime=$(FUZZTIME) ./messages
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCancelIntent$$' -fuzztime=$(FUZZTIME) ./messages
+
+# The cross-language contract test: Node.js against a running keyrouter.
+node:
+	bash tests/node/run.sh
+
+bench:
+	$(GO) run ./cmd/keyrouter bench
+
+run:
+	$(GO) run ./cmd/keyrouter run

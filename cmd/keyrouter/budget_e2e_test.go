@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyrouter/keyrouter/configs"
+	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/paper"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/nats-io/nats.go"
+)
+
+// oneKeyConfig is strategy s with one key k on the paper venue, with the
+// given limits (YAML flow sequences) and queue size.
+func oneKeyConfig(t *testing.T, limits, venueLimits string, queue int) *configs.Config {
+	t.Helper()
+	y := fmt.Sprintf(`
+venues: {paper: {kind: paper, seed: 1, tick: 1h}}
+keys:
+  k:
+    venue: paper
+    queue_size: %d
+    limits: %s
+`, queue, limits)
+	if venueLimits != "" {
+		y += "    venue_limits: " + venueLimits + "\n"
+	}
+	y += "strategies: {s: {keys: [k]}}\n"
+	cfg, err := configs.Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func limitIntent(id string) string {
+	return fmt.Sprintf(`{"client_order_id":%q,"symbol":"ETH-USDT","side":"buy","type":"limit","quantity":"0.1","price":"100"}`, id)
+}
+
+func marketIntent(id string) string {
+	return fmt.Sprintf(`{"client_order_id":%q,"symbol":"ETH-USDT","side":"buy","type":"market","quantity":"0.01"}`, id)
+}
+
+// index returns the position in the stream of the first report of id of
+// kind, or -1.
+func (c *client) index(strategy, id string, kind messages.ReportKind) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, r := range c.got {
+		if r.Strategy == strategy && r.ClientOrderID == id && r.Kind == kind {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestCancelsOvertakeQueuedOrders(t *testing.T) {
+	// Two requests per 10 s: the third order onwards waits in the queue.
+	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 2, window: 10s}]`, "", 100))
+	c := newClient(t, app)
+	waitWindowStart(10*time.Second, 8*time.Second)
+	for i := 1; i <= 4; i++ {
+		c.submit("s", limitIntent(fmt.Sprintf("n%d", i)))
+	}
+	c.waitKind("s", "n2", messages.KindAccepted)
+	waitFor(t, 5*time.Second, "n3 and n4 queued", func() bool { return app.Worker("k").Status().QueueDepth == 2 })
+	// Cancel n4 (queued here: no venue request needed) and n1 (at the
+	// venue: it needs budget, and must get it before n3).
+	c.cancel("s", "n4")
+	c.cancel("s", "n1")
+	c.waitKind("s", "n4", messages.KindCanceled)
+	c.waitKind("s", "n1", messages.KindCanceled)
+	c.waitKind("s", "n3", messages.KindAccepted)
+	if a, b := c.index("s", "n1", messages.KindCanceled), c.index("s", "n3", messages.KindAccepted); a > b {
+		t.Errorf("n3 was sent (report %d) before the cancel of n1 (report %d)", b, a)
+	}
+	rs := c.reports("s", "n4")
+	if len(rs) != 2 || rs[0].Kind != messages.KindAccepted || rs[1].Kind != messages.KindCanceled {
+		t.Errorf("n4 reports %v, want accepted then canceled", kinds(rs))
+	}
+	for _, o := range app.Exchange("paper").AllOrders("k", "") {
+		if o.ClientID == clientIDOf("s", "n4") {
+			t.Errorf("n4 reached the venue although it was canceled in the queue")
+		}
+	}
+}
+
+// waitWindowStart sleeps until the next clock-aligned window of length w
+// begins if less than need is left of the current one, so a test's
+// requests fall in one window.
+func waitWindowStart(w, need time.Duration) {
+	now := time.Now()
+	next := now.Truncate(w).Add(w)
+	if next.Sub(now) < need {
+		time.Sleep(time.Until(next) + 10*time.Millisecond)
+	}
+}
+
+func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
+	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 100))
+	c := newClient(t, app)
+	waitWindowStart(10*time.Second, 6*time.Second)
+	c.submit("s", marketIntent("first"))
+	c.waitKind("s", "first", messages.KindAccepted)
+	deadline := time.Now().Add(3 * time.Second)
+	sent := time.Now()
+	c.submit("s", `{"client_order_id":"late","symbol":"ETH-USDT","side":"buy","type":"market","quantity":"0.01","expires_at":"`+deadline.UTC().Format(time.RFC3339Nano)+`"}`)
+	r := c.waitKind("s", "late", messages.KindExpired)
+	if took := time.Since(sent); took > time.Second {
+		t.Errorf("expired after %v; it should be expired at once, not near its deadline", took)
+	}
+	if r.Reason != messages.ReasonExpired || !strings.Contains(r.Message, "budget") {
+		t.Errorf("reason %s message %q", r.Reason, r.Message)
+	}
+	if n := len(app.Exchange("paper").AllOrders("k", "")); n != 1 {
+		t.Errorf("venue has %d orders, want 1", n)
+	}
+}
+
+func TestFullQueueRejectsRateLimited(t *testing.T) {
+	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 2))
+	c := newClient(t, app)
+	waitWindowStart(10*time.Second, 6*time.Second)
+	c.submit("s", limitIntent("a"))
+	c.waitKind("s", "a", messages.KindAccepted)
+	for _, id := range []string{"b", "c", "d"} {
+		c.submit("s", limitIntent(id))
+	}
+	r := c.waitKind("s", "d", messages.KindRejected)
+	if r.Reason != messages.ReasonRateLimited {
+		t.Errorf("reason %s, want rate_limited", r.Reason)
+	}
+	if got := app.Worker("k").Status().QueueDepth; got != 2 {
+		t.Errorf("queue depth %d, want 2", got)
+	}
+}
+
+// A venue stricter than the key's budget answers 429 with Retry-After: the
+// key turns throttled and nothing is sent to it before that time.
+func TestVenueThrottleHoldsTheKey(t *testing.T) {
+	app := testApp(t, oneKeyConfig(t,
+		`[{name: r1s, shape: fixed, max: 50, window: 1s}]`,
+		`[{name: r2s, shape: fixed, max: 3, window: 2s}]`, 100))
+	c := newClient(t, app)
+	var mu sync.Mutex
+	var states []messages.KeyStatus
+	sub, err := c.nc.Subscribe(messages.KeyStatusSubject("k"), func(m *nats.Msg) {
+		var st messages.KeyStatus
+		if json.Unmarshal(m.Data, &st) == nil {
+			mu.Lock()
+			states = append(states, st)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	waitWindowStart(2*time.Second, 1500*time.Millisecond)
+	for i := 0; i < 6; i++ {
+		c.submit("s", marketIntent(fmt.Sprintf("t%d", i)))
+	}
+	for i := 0; i < 6; i++ {
+		c.waitKind("s", fmt.Sprintf("t%d", i), messages.KindAccepted)
+	}
+	v := app.Venue("k").(*paper.Venue)
+	if got := v.Rejections429(); got != 1 {
+		t.Errorf("venue answered 429 %d times, want exactly 1 (nothing sent while throttled)", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	throttled := false
+	for _, st := range states {
+		if st.State == messages.KeyThrottled && st.Until != nil {
+			throttled = true
+		}
+	}
+	if !throttled {
+		t.Errorf("no KeyStatus with state throttled and until")
+	}
+	// The three orders after the 429 were accepted in the next window.
+	for i := 3; i < 6; i++ {
+		r := c.reports("s", fmt.Sprintf("t%d", i))[0]
+		if r.TS.Truncate(2*time.Second) == c.reports("s", "t0")[0].TS.Truncate(2*time.Second) {
+			t.Errorf("t%d accepted in the window of the 429", i)
+		}
+	}
+}
+
+// Orders waiting in the queue when the process stops are not lost: the
+// next process takes them and each is placed once.
+func TestRestartKeepsQueuedOrders(t *testing.T) {
+	dir := t.TempDir()
+	cfg := oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 100)
+	app := &App{Config: cfg, RunRouter: true, Keys: AllKeys, DataDir: dir}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, app)
+	waitWindowStart(10*time.Second, 6*time.Second)
+	for _, id := range []string{"r1", "r2", "r3"} {
+		c.submit("s", marketIntent(id))
+	}
+	c.waitKind("s", "r1", messages.KindAccepted)
+	waitFor(t, 5*time.Second, "two queued", func() bool { return app.Worker("k").Status().QueueDepth == 2 })
+	c.nc.Close()
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	app2 := testApp(t, cfg, func(a *App) { a.DataDir = dir })
+	c2 := newClient(t, app2)
+	for _, id := range []string{"r2", "r3"} {
+		c2.waitKind("s", id, messages.KindAccepted)
+	}
+	for _, id := range []string{"r1", "r2", "r3"} {
+		n := 0
+		for _, r := range c2.reports("s", id) {
+			if r.Kind == messages.KindAccepted {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s accepted %d times, want 1", id, n)
+		}
+	}
+}
+
+func clientIDOf(strategy, id string) string { return executors.VenueClientID(strategy, id) }

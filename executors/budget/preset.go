@@ -1,0 +1,162 @@
+package budget
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Names of the Binance spot limits, as Observe expects them.
+const (
+	BinanceRequestWeight = "REQUEST_WEIGHT_1M"
+	BinanceOrders10s     = "ORDERS_10S"
+	BinanceOrders1d      = "ORDERS_1D"
+	BinanceRawRequests   = "RAW_REQUESTS_5M"
+)
+
+// Binance returns the Binance spot REST limits of a key whose account is
+// account and whose requests leave from IP ip. Request weight and raw
+// requests are counted per IP, orders per account, so keys sharing either
+// share those counters through Groups.
+//
+// Figures as published by Binance (developers.binance.com,
+// binance-spot-api-docs: rest-api/limits, enums "Rate limiters", and the
+// rateLimits of GET /api/v3/exchangeInfo):
+//
+//	REQUEST_WEIGHT  MINUTE x1  6000    (per IP; header X-MBX-USED-WEIGHT-1M)
+//	ORDERS          SECOND x10 100     (per account; X-MBX-ORDER-COUNT-10S)
+//	ORDERS          DAY    x1  200000  (per account; X-MBX-ORDER-COUNT-1D)
+//	RAW_REQUESTS    MINUTE x5  61000   (per IP)
+//
+// Weights: POST /api/v3/order 1 (and 1 ORDERS), DELETE /api/v3/order 1
+// (no ORDERS), POST /api/v3/order/cancelReplace 1 (and 1 ORDERS, counted
+// as amend), GET /api/v3/order 4, GET /api/v3/exchangeInfo 20. Every
+// request is one raw request. Windows are aligned to the clock (UTC), so
+// the day resets at 00:00 UTC.
+//
+// Binance decrements the ORDERS counts when orders fill ("unfilled order
+// count"); the budget does not model that (it is conservative) and learns
+// the venue's lower count only as time passes, never through Observe.
+func Binance(ip, account string) []Limit {
+	ipScope, acctScope := "ip:"+ip, "account:"+account
+	return []Limit{
+		{
+			Name: BinanceRequestWeight, Shape: Fixed, Max: 6000, Window: time.Minute,
+			Costs: map[Class]int64{ClassNew: 1, ClassCancel: 1, ClassAmend: 1, ClassQuery: 4},
+			Endpoints: map[string]int64{
+				"POST /api/v3/order":               1,
+				"DELETE /api/v3/order":             1,
+				"POST /api/v3/order/cancelReplace": 1,
+				"GET /api/v3/order":                4,
+				"GET /api/v3/exchangeInfo":         20,
+			},
+			Scope: ipScope,
+		},
+		{
+			Name: BinanceOrders10s, Shape: Fixed, Max: 100, Window: 10 * time.Second,
+			Costs: map[Class]int64{ClassNew: 1, ClassAmend: 1}, Scope: acctScope,
+		},
+		{
+			Name: BinanceOrders1d, Shape: Fixed, Max: 200000, Window: 24 * time.Hour,
+			Costs: map[Class]int64{ClassNew: 1, ClassAmend: 1}, Scope: acctScope,
+		},
+		{
+			Name: BinanceRawRequests, Shape: Fixed, Max: 61000, Window: 5 * time.Minute,
+			Costs: map[Class]int64{ClassNew: 1, ClassCancel: 1, ClassAmend: 1, ClassQuery: 1}, Scope: ipScope,
+		},
+	}
+}
+
+// BinanceHeaderLimit maps a Binance response header carrying usage to the
+// limit Observe expects: X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S and
+// X-MBX-ORDER-COUNT-1D (case-insensitive).
+func BinanceHeaderLimit(header string) (string, bool) {
+	switch strings.ToUpper(header) {
+	case "X-MBX-USED-WEIGHT-1M", "X-MBX-USED-WEIGHT":
+		return BinanceRequestWeight, true
+	case "X-MBX-ORDER-COUNT-10S":
+		return BinanceOrders10s, true
+	case "X-MBX-ORDER-COUNT-1D":
+		return BinanceOrders1d, true
+	}
+	return "", false
+}
+
+// PresetOptions parameterise Preset.
+type PresetOptions struct {
+	Account string // account (UID) id, for account-scoped limits
+	IP      string // egress IP id, for IP-scoped limits
+	Tier    string // venue tier where limits depend on it (kraken: starter, intermediate, pro)
+}
+
+// Preset returns the limits of a venue by name: "binance" (verified
+// figures, see Binance), and the documented default-tier shapes of
+// "bybit", "okx", "coinbase" and "kraken". Figures other than Binance's
+// are defaults of the venues' public docs; check them against the key's
+// tier before relying on them.
+func Preset(name string, o PresetOptions) ([]Limit, error) {
+	switch strings.ToLower(name) {
+	case "binance":
+		return Binance(o.IP, o.Account), nil
+	case "bybit":
+		// v5 trade endpoints: per-UID limits per endpoint per second,
+		// counted over a rolling second; 600 requests per 5 s per IP.
+		return []Limit{
+			{Name: "ORDER_CREATE_1S", Shape: Sliding, Max: 10, Window: time.Second, Costs: map[Class]int64{ClassNew: 1}},
+			{Name: "ORDER_AMEND_1S", Shape: Sliding, Max: 10, Window: time.Second, Costs: map[Class]int64{ClassAmend: 1}},
+			{Name: "ORDER_CANCEL_1S", Shape: Sliding, Max: 10, Window: time.Second, Costs: map[Class]int64{ClassCancel: 1}},
+			{Name: "ORDER_QUERY_1S", Shape: Sliding, Max: 50, Window: time.Second, Costs: map[Class]int64{ClassQuery: 1}},
+			{Name: "IP_5S", Shape: Sliding, Max: 600, Window: 5 * time.Second,
+				Costs: map[Class]int64{ClassNew: 1, ClassCancel: 1, ClassAmend: 1, ClassQuery: 1}, Scope: "ip:" + o.IP},
+		}, nil
+	case "okx":
+		// Trade endpoints: 60 requests per 2 s per instrument for place,
+		// cancel and amend each; 1000 new+amend orders per 2 s per sub-account.
+		return []Limit{
+			{Name: "PLACE_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassNew: 1}, Scope: ScopeSymbol},
+			{Name: "CANCEL_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassCancel: 1}, Scope: ScopeSymbol},
+			{Name: "AMEND_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassAmend: 1}, Scope: ScopeSymbol},
+			{Name: "QUERY_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassQuery: 1}},
+			{Name: "SUBACCOUNT_ORDERS_2S", Shape: Sliding, Max: 1000, Window: 2 * time.Second, Costs: map[Class]int64{ClassNew: 1, ClassAmend: 1}},
+		}, nil
+	case "coinbase":
+		// Exchange REST private endpoints: 15 requests per second, bursts to 30.
+		return []Limit{
+			{Name: "PRIVATE", Shape: Bucket, Max: 30, Rate: 15,
+				Costs: map[Class]int64{ClassNew: 1, ClassCancel: 1, ClassAmend: 1, ClassQuery: 1}},
+		}, nil
+	case "kraken":
+		var restMax, tradeMax int64
+		var restDecay, tradeDecay float64
+		switch strings.ToLower(o.Tier) {
+		case "", "starter":
+			restMax, restDecay, tradeMax, tradeDecay = 15, 0.33, 60, 1
+		case "intermediate":
+			restMax, restDecay, tradeMax, tradeDecay = 20, 0.5, 125, 2.34
+		case "pro":
+			restMax, restDecay, tradeMax, tradeDecay = 20, 1, 180, 3.75
+		default:
+			return nil, fmt.Errorf("budget: kraken tier %q: want starter, intermediate or pro", o.Tier)
+		}
+		return []Limit{
+			// REST call counter: AddOrder and CancelOrder are not counted here.
+			{Name: "REST_COUNTER", Shape: Decay, Max: restMax, Rate: restDecay, Costs: map[Class]int64{ClassQuery: 1}},
+			// Trading engine counter per pair: +1 per new order and amend,
+			// plus a penalty for canceling or amending a young order.
+			{Name: "TRADE_COUNTER", Shape: Decay, Max: tradeMax, Rate: tradeDecay, Scope: ScopeSymbol,
+				Costs: map[Class]int64{ClassNew: 1, ClassAmend: 1},
+				AgeCost: []AgeStep{
+					{Class: ClassCancel, Under: 5 * time.Second, Cost: 8},
+					{Class: ClassCancel, Under: 10 * time.Second, Cost: 6},
+					{Class: ClassCancel, Under: 15 * time.Second, Cost: 5},
+					{Class: ClassCancel, Under: 45 * time.Second, Cost: 4},
+					{Class: ClassCancel, Under: 90 * time.Second, Cost: 2},
+					{Class: ClassCancel, Under: 300 * time.Second, Cost: 1},
+					{Class: ClassAmend, Under: 5 * time.Second, Cost: 3},
+					{Class: ClassAmend, Under: 10 * time.Second, Cost: 2},
+					{Class: ClassAmend, Under: 15 * time.Second, Cost: 1},
+				}},
+		}, nil
+	}
+	return nil, fmt.Errorf("budget: unknown preset %q (binance, bybit, okx, coinbase, kraken)", name)
+}
