@@ -81,11 +81,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var bf benchFlags
-	fs.StringVar(&bf.scenario, "scenario", "hops", "scenario: hops (latency and throughput of the intent → accepted path)")
+	fs.StringVar(&bf.scenario, "scenario", "hops", "scenario: hops (latency and throughput of the intent → accepted path, beside raw NATS), saturate (N keys under twice their budget)")
 	fs.IntVar(&bf.intents, "intents", 20000, "intents sent for the throughput measurement")
 	fs.IntVar(&bf.latencyIntents, "latency-intents", 2000, "intents sent one at a time for the latency measurement")
 	fs.IntVar(&bf.inflight, "inflight", 512, "intents in flight for the throughput measurement")
-	fs.IntVar(&bf.keys, "keys", 1, "keys")
+	fs.IntVar(&bf.keys, "keys", 1, "keys (saturate: one strategy per key)")
 	fs.DurationVar(&bf.duration, "duration", 10*time.Second, "duration of time-bound scenarios")
 	fs.BoolVar(&bf.asJSON, "json", false, "end with one JSON object of the results")
 	fs.StringVar(&bf.logLevel, "log-level", "error", "log level of the system under test")
@@ -113,8 +113,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	switch bf.scenario {
 	case "hops":
 		res, err = benchHops(&bf)
+	case "saturate":
+		res, err = benchSaturate(&bf)
 	default:
-		return fmt.Errorf("unknown scenario %q (known: hops)", bf.scenario)
+		return fmt.Errorf("unknown scenario %q (known: hops, saturate)", bf.scenario)
 	}
 	if err != nil {
 		return err
@@ -141,6 +143,9 @@ func printBench(w io.Writer, r *BenchResult) {
 	}
 	if r.Budget != nil {
 		fmt.Fprintf(w, "  budget:    utilization %.4f   venue 429s %d   expired %d\n", r.Budget.Utilization, r.Budget.Venue429, r.Budget.Expired)
+	}
+	if r.Extra != nil {
+		fmt.Fprintf(w, "  %v\n", r.Extra)
 	}
 	if r.Lost != nil {
 		fmt.Fprintf(w, "  lost %d   duplicates %d\n", *r.Lost, *r.Duplicates)
