@@ -35,6 +35,7 @@ Use it:
 Tools:
   check      validate a config file and exit (non-zero with the errors)
   bench      measure latency and throughput against a raw-NATS baseline
+  exchange-sim  a Binance-spot-compatible exchange simulator on loopback (--config, --listen)
   help       this text
 
 Run 'keyrouter <command> -h' for a command's flags.
@@ -50,15 +51,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"run":      cmdRun,
-		"router":   cmdRouter,
-		"executor": cmdExecutor,
-		"submit":   cmdSubmit,
-		"cancel":   cmdCancel,
-		"tail":     cmdTail,
-		"keys":     cmdKeys,
-		"check":    cmdCheck,
-		"bench":    cmdBench,
+		"run":          cmdRun,
+		"router":       cmdRouter,
+		"executor":     cmdExecutor,
+		"submit":       cmdSubmit,
+		"cancel":       cmdCancel,
+		"tail":         cmdTail,
+		"keys":         cmdKeys,
+		"check":        cmdCheck,
+		"bench":        cmdBench,
+		"exchange-sim": cmdExchangeSim,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {

@@ -146,8 +146,12 @@ func TestPlaceRefusals(t *testing.T) {
 			t.Errorf("%s: got %v, want a *executors.VenueError", c.name, err)
 			continue
 		}
-		if ve.Kind != executors.Rejected || ve.Reason != messages.ReasonVenueRejected || ve.Code != c.code || !strings.Contains(ve.Message, c.text) {
-			t.Errorf("%s: got %v (reason %s), want Rejected venue_rejected %s mentioning %q", c.name, ve, ve.Reason, c.code, c.text)
+		want := messages.ReasonVenueRejected
+		if c.code == paper.CodeFilter {
+			want = messages.ReasonInvalid
+		}
+		if ve.Kind != executors.Rejected || ve.Reason != want || ve.Code != c.code || !strings.Contains(ve.Message, c.text) {
+			t.Errorf("%s: got %v (reason %s), want Rejected %s %s mentioning %q", c.name, ve, ve.Reason, want, c.code, c.text)
 		}
 		if u.Status != messages.StatusRejected {
 			t.Errorf("%s: got status %s, want rejected", c.name, u.Status)

@@ -221,9 +221,13 @@ func (x *Exchange) check(b *book, o *executors.Order) (code, msg string) {
 }
 
 func reject(o executors.Order, code, msg string, err error) (executors.OrderUpdate, error) {
+	reason := messages.ReasonVenueRejected
+	if code == CodeFilter {
+		// Per the contract a filter the order cannot meet is invalid.
+		reason = messages.ReasonInvalid
+	}
 	return rejected(o, msg, &executors.VenueError{
-		Kind: executors.Rejected, Reason: messages.ReasonVenueRejected,
-		Code: code, Message: msg, Err: err,
+		Kind: executors.Rejected, Reason: reason, Code: code, Message: msg, Err: err,
 	})
 }
 

@@ -180,8 +180,17 @@ func duplicate(e *env, closed bool) {
 	}
 	again := o
 	again.Quantity = e.m.Qty.Add(e.m.Qty)
-	_, err := e.Venue.Place(e.ctx(), again)
-	e.venueError(err, executors.Rejected)
+	// A venue may refuse the second order, or answer with the first one
+	// (Binance's "Duplicate order sent." resolved by a query): either way
+	// it must not make a second order.
+	u, err := e.Venue.Place(e.ctx(), again)
+	if err == nil {
+		if u.VenueOrderID != first.VenueOrderID {
+			e.t.Errorf("second Place with client ID %s made order %s; want a refusal or the first order %s", o.ClientID, u.VenueOrderID, first.VenueOrderID)
+		}
+	} else {
+		e.venueError(err, executors.Rejected)
+	}
 	if n := e.count(o.ClientID); n != 1 {
 		e.t.Errorf("venue holds %d orders with client ID %s, want 1", n, o.ClientID)
 	}
@@ -208,8 +217,9 @@ func filterViolation(e *env) {
 	} {
 		_, err := e.Venue.Place(e.ctx(), c.o)
 		var ve *executors.VenueError
-		if !errors.As(err, &ve) || ve.Kind != executors.Rejected || ve.Reason != messages.ReasonVenueRejected {
-			e.t.Errorf("%s: got %v, want a Rejected *executors.VenueError with reason %s", c.name, err, messages.ReasonVenueRejected)
+		// A filter the order cannot meet is the intent's fault: invalid.
+		if !errors.As(err, &ve) || ve.Kind != executors.Rejected || ve.Reason != messages.ReasonInvalid {
+			e.t.Errorf("%s: got %v, want a Rejected *executors.VenueError with reason %s", c.name, err, messages.ReasonInvalid)
 			continue
 		}
 		if ve.Message == "" && ve.Code == "" {

@@ -1,0 +1,451 @@
+package binance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/shopspring/decimal"
+)
+
+// orderJSON is an order as POST/GET/DELETE /api/v3/order return it.
+type orderJSON struct {
+	Symbol            string     `json:"symbol"`
+	OrderID           int64      `json:"orderId"`
+	ClientOrderID     string     `json:"clientOrderId"`
+	OrigClientOrderID string     `json:"origClientOrderId"`
+	Price             string     `json:"price"`
+	OrigQty           string     `json:"origQty"`
+	ExecutedQty       string     `json:"executedQty"`
+	Status            string     `json:"status"`
+	Type              string     `json:"type"`
+	Side              string     `json:"side"`
+	Fills             []fillJSON `json:"fills"`
+}
+
+// fillJSON is one fill of a newOrderRespType=FULL answer.
+type fillJSON struct {
+	Price           string `json:"price"`
+	Qty             string `json:"qty"`
+	Commission      string `json:"commission"`
+	CommissionAsset string `json:"commissionAsset"`
+	TradeID         int64  `json:"tradeId"`
+}
+
+// tradeJSON is one GET /api/v3/myTrades entry.
+type tradeJSON struct {
+	ID              int64  `json:"id"`
+	OrderID         int64  `json:"orderId"`
+	Price           string `json:"price"`
+	Qty             string `json:"qty"`
+	Commission      string `json:"commission"`
+	CommissionAsset string `json:"commissionAsset"`
+	IsMaker         bool   `json:"isMaker"`
+}
+
+// mapStatus maps a Binance order status to the contract's. cum decides the
+// non-terminal states Binance has no direct match for.
+func mapStatus(s string, cum decimal.Decimal) messages.Status {
+	switch s {
+	case "FILLED":
+		return messages.StatusFilled
+	case "CANCELED":
+		return messages.StatusCanceled
+	case "REJECTED":
+		return messages.StatusRejected
+	case "EXPIRED", "EXPIRED_IN_MATCH":
+		return messages.StatusExpired
+	case "PARTIALLY_FILLED":
+		return messages.StatusPartiallyFilled
+	}
+	// NEW, PENDING_NEW, PENDING_CANCEL (still live) and anything newer.
+	if cum.IsPositive() {
+		return messages.StatusPartiallyFilled
+	}
+	return messages.StatusNew
+}
+
+// explain fills Reason and Message for the statuses that need them.
+func explain(u *executors.OrderUpdate, binanceStatus string) {
+	switch binanceStatus {
+	case "EXPIRED_IN_MATCH":
+		u.Reason, u.Message = messages.ReasonExpired, "EXPIRED_IN_MATCH: expired by self-trade prevention"
+	case "EXPIRED":
+		// As the paper venue does for an IOC/FOK remainder.
+		u.Reason, u.Message = messages.ReasonExpired, "EXPIRED: the order's time in force ended it"
+	case "REJECTED":
+		u.Reason, u.Message = messages.ReasonVenueRejected, "REJECTED"
+	}
+}
+
+func decOr0(s string) (decimal.Decimal, error) {
+	if s == "" {
+		return decimal.Zero, nil
+	}
+	return decimal.NewFromString(s)
+}
+
+// update converts an order answer. clientID is the order's own client ID
+// (a cancel answer's clientOrderId is the cancel request's).
+func (v *Venue) update(o orderJSON, clientID string, usage []executors.Usage) (executors.OrderUpdate, error) {
+	cum, err := decOr0(o.ExecutedQty)
+	if err != nil {
+		return executors.OrderUpdate{}, fmt.Errorf("binance: executedQty %q: %w", o.ExecutedQty, err)
+	}
+	u := executors.OrderUpdate{
+		ClientID:     clientID,
+		VenueOrderID: strconv.FormatInt(o.OrderID, 10),
+		Symbol:       v.contractOf(o.Symbol),
+		Status:       mapStatus(o.Status, cum),
+		CumQuantity:  cum,
+		Usage:        usage,
+	}
+	explain(&u, o.Status)
+	for _, f := range o.Fills {
+		fill, err := makeFill(f.Qty, f.Price, f.Commission, f.CommissionAsset, f.TradeID, messages.Taker)
+		if err != nil {
+			return executors.OrderUpdate{}, err
+		}
+		u.Fills = append(u.Fills, fill)
+	}
+	return u, nil
+}
+
+func makeFill(qty, price, fee, feeAsset string, tradeID int64, liq messages.Liquidity) (messages.Fill, error) {
+	q, err := decimal.NewFromString(qty)
+	if err != nil {
+		return messages.Fill{}, fmt.Errorf("binance: fill qty %q: %w", qty, err)
+	}
+	p, err := decimal.NewFromString(price)
+	if err != nil {
+		return messages.Fill{}, fmt.Errorf("binance: fill price %q: %w", price, err)
+	}
+	c, err := decOr0(fee)
+	if err != nil {
+		return messages.Fill{}, fmt.Errorf("binance: commission %q: %w", fee, err)
+	}
+	return messages.Fill{Quantity: q, Price: p, Fee: c, FeeAsset: feeAsset, TradeID: strconv.FormatInt(tradeID, 10), Liquidity: liq}, nil
+}
+
+func asVenueError(err error) *executors.VenueError {
+	var ve *executors.VenueError
+	if errors.As(err, &ve) {
+		return ve
+	}
+	return nil
+}
+
+func isCode(err error, codes ...string) bool {
+	ve := asVenueError(err)
+	if ve == nil {
+		return false
+	}
+	for _, c := range codes {
+		if ve.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isKind(err error, k executors.ErrorKind) bool {
+	ve := asVenueError(err)
+	return ve != nil && ve.Kind == k
+}
+
+// Place sends o with POST /api/v3/order (newOrderRespType=FULL, so fills
+// that happen at once come back). o is checked against the symbol's
+// filters first. A duplicate client ID answers with the existing order's
+// state. If the outcome is unknown (timeout, 5XX) Place asks the venue by
+// client ID before deciding, and resends once, with the same client ID,
+// only when the order is definitely not there.
+func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUpdate, error) {
+	if _, ok := v.symbol(o.Symbol); !ok {
+		v.refreshInfoIfStale(ctx)
+	}
+	if err := v.Check(o); err != nil {
+		return executors.OrderUpdate{}, err
+	}
+	si, _ := v.symbol(o.Symbol)
+	p := params{}.
+		add("symbol", si.Symbol).
+		add("side", map[messages.Side]string{messages.Buy: "BUY", messages.Sell: "SELL"}[o.Side]).
+		add("type", binanceType(o))
+	if binanceType(o) == "LIMIT" {
+		tif := "GTC"
+		switch o.TimeInForce {
+		case messages.IOC:
+			tif = "IOC"
+		case messages.FOK:
+			tif = "FOK"
+		}
+		p = p.add("timeInForce", tif)
+	}
+	p = p.add("quantity", o.Quantity.String())
+	if o.Type != messages.Market {
+		p = p.add("price", o.Price.String())
+	}
+	p = p.add("newClientOrderId", o.ClientID).add("newOrderRespType", "FULL")
+
+	u, sentAt, err := v.send(ctx, o.ClientID, p)
+	switch {
+	case err == nil:
+		return u, nil
+	case isDuplicate(err):
+		return v.Query(ctx, o.Symbol, o.ClientID)
+	case isCode(err, "-1021"):
+		v.resync(ctx)
+		return u, err
+	case isKind(err, executors.Unknown):
+		return v.resolveUnknown(ctx, o, p, sentAt, err)
+	}
+	return u, err
+}
+
+func isDuplicate(err error) bool {
+	ve := asVenueError(err)
+	return ve != nil && ve.Code == "-2010" && ve.Message == "Duplicate order sent."
+}
+
+// send posts one new order; sentAt is the venue-clock time just before the
+// request was signed.
+func (v *Venue) send(ctx context.Context, clientID string, p params) (executors.OrderUpdate, time.Time, error) {
+	sentAt := v.serverNow()
+	r, err := v.do(ctx, http.MethodPost, "/api/v3/order", p, signed)
+	if err != nil {
+		return executors.OrderUpdate{}, sentAt, err
+	}
+	var oj orderJSON
+	if err := json.Unmarshal(r.body, &oj); err != nil {
+		// Accepted, but the answer is unreadable: the order exists.
+		return executors.OrderUpdate{}, sentAt, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+			Message: "unreadable new order answer", Usage: r.usage, Err: err}
+	}
+	u, err := v.update(oj, clientID, r.usage)
+	if err != nil {
+		return u, sentAt, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+			Message: "unreadable new order answer", Usage: r.usage, Err: err}
+	}
+	v.track(u, v.nativeOf(u.Symbol))
+	return u, sentAt, nil
+}
+
+// Bounds of the outcome-unknown resolution.
+const (
+	resolveAttempts   = 8
+	resolveFirstDelay = 50 * time.Millisecond
+	resolveMaxDelay   = 2 * time.Second
+	// clockMargin covers the clock offset's error when deciding that the
+	// matching engine must have refused a late request.
+	clockMargin = 250 * time.Millisecond
+)
+
+// resolveUnknown finds out whether an order whose POST had no clear answer
+// exists. Binance's matching engine refuses an order arriving after its
+// timestamp+recvWindow, so "not found" is only definite once that instant
+// has passed on the venue's clock; before then the order may still be in
+// flight.
+func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params, sentAt time.Time, first error) (executors.OrderUpdate, error) {
+	lastErr := first
+	deadline := sentAt.Add(v.cfg.RecvWindow + clockMargin)
+	resent := false
+	delay := resolveFirstDelay
+	log := v.log.With().Str("client_order_id", o.ClientID).Logger()
+	log.Warn().Err(first).Msg("binance new order outcome unknown; querying")
+	for range resolveAttempts {
+		wait := delay
+		delay = min(2*delay, resolveMaxDelay)
+		if !sleep(ctx, wait) {
+			break
+		}
+		q, err := v.Query(ctx, o.Symbol, o.ClientID)
+		if err == nil {
+			log.Info().Str("status", string(q.Status)).Msg("binance order found after unknown outcome")
+			return q, nil
+		}
+		if !errors.Is(err, executors.ErrUnknownOrder) {
+			lastErr = err // cannot tell yet: ask again
+			continue
+		}
+		if now := v.serverNow(); now.Before(deadline) {
+			// Not found, but it could still reach the matching engine.
+			delay = max(deadline.Sub(now), resolveFirstDelay)
+			continue
+		}
+		if resent {
+			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
+				Message: "order not placed: the venue did not take it (sent twice, not found)", Err: lastErr}
+		}
+		resent = true
+		log.Info().Msg("binance order definitely not placed; resending once with the same client ID")
+		u, at, err := v.send(ctx, o.ClientID, p)
+		switch {
+		case err == nil:
+			return u, nil
+		case isDuplicate(err):
+			delay = resolveFirstDelay
+			continue
+		case isKind(err, executors.Unknown):
+			lastErr, deadline, delay = err, at.Add(v.cfg.RecvWindow+clockMargin), resolveFirstDelay
+			continue
+		case isCode(err, "-1021"):
+			v.resync(ctx)
+		}
+		return u, err
+	}
+	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+		Message: "new order outcome still unknown after querying the venue", Err: lastErr}
+	if lv := asVenueError(lastErr); lv != nil {
+		ve.Usage = lv.Usage
+	}
+	return executors.OrderUpdate{}, ve
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Query returns the order's state with GET /api/v3/order by
+// origClientOrderId, and its fills with GET /api/v3/myTrades when it has
+// any. ErrUnknownOrder (wrapped in a VenueError) if Binance does not know
+// it.
+func (v *Venue) Query(ctx context.Context, symbol, clientID string) (executors.OrderUpdate, error) {
+	u, orderID, err := v.queryState(ctx, symbol, clientID)
+	if err != nil || !u.CumQuantity.IsPositive() {
+		return u, err
+	}
+	fills, usage, err := v.trades(ctx, v.nativeOf(symbol), orderID)
+	if err != nil {
+		return executors.OrderUpdate{}, err
+	}
+	u.Fills, u.Usage = fills, usage
+	return u, nil
+}
+
+// queryState is GET /api/v3/order alone: the order's state without its
+// fills.
+func (v *Venue) queryState(ctx context.Context, symbol, clientID string) (executors.OrderUpdate, int64, error) {
+	native := v.nativeOf(symbol)
+	r, err := v.do(ctx, http.MethodGet, "/api/v3/order",
+		params{}.add("symbol", native).add("origClientOrderId", clientID), signed)
+	if err != nil {
+		if isCode(err, "-1021") {
+			v.resync(ctx)
+		}
+		return executors.OrderUpdate{}, 0, err
+	}
+	var oj orderJSON
+	if err := json.Unmarshal(r.body, &oj); err != nil {
+		return executors.OrderUpdate{}, 0, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+			Message: "unreadable order answer", Usage: r.usage, Err: err}
+	}
+	u, err := v.update(oj, clientID, r.usage)
+	if err != nil {
+		return u, 0, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable order answer", Usage: r.usage, Err: err}
+	}
+	v.track(u, native)
+	return u, oj.OrderID, nil
+}
+
+// trades returns every fill of one order, oldest first.
+func (v *Venue) trades(ctx context.Context, native string, orderID int64) ([]messages.Fill, []executors.Usage, error) {
+	const page = 1000
+	var (
+		fills  []messages.Fill
+		usage  []executors.Usage
+		fromID int64 = -1
+	)
+	for {
+		p := params{}.add("symbol", native).add("orderId", strconv.FormatInt(orderID, 10))
+		if fromID >= 0 {
+			p = p.add("fromId", strconv.FormatInt(fromID, 10))
+		}
+		p = p.add("limit", strconv.Itoa(page))
+		r, err := v.do(ctx, http.MethodGet, "/api/v3/myTrades", p, signed)
+		if err != nil {
+			return nil, nil, err
+		}
+		usage = r.usage
+		var ts []tradeJSON
+		if err := json.Unmarshal(r.body, &ts); err != nil {
+			return nil, nil, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable trades answer", Usage: r.usage, Err: err}
+		}
+		for _, t := range ts {
+			liq := messages.Taker
+			if t.IsMaker {
+				liq = messages.Maker
+			}
+			f, err := makeFill(t.Qty, t.Price, t.Commission, t.CommissionAsset, t.ID, liq)
+			if err != nil {
+				return nil, nil, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable trade", Usage: r.usage, Err: err}
+			}
+			fills = append(fills, f)
+		}
+		if len(ts) < page {
+			return fills, usage, nil
+		}
+		fromID = ts[len(ts)-1].ID + 1
+	}
+}
+
+// Cancel cancels with DELETE /api/v3/order by origClientOrderId. When
+// Binance refuses (-2011), the order is queried: closed means
+// ErrTooLateToCancel with its last state, absent means ErrUnknownOrder.
+func (v *Venue) Cancel(ctx context.Context, symbol, clientID string) (executors.OrderUpdate, error) {
+	native := v.nativeOf(symbol)
+	r, err := v.do(ctx, http.MethodDelete, "/api/v3/order",
+		params{}.add("symbol", native).add("origClientOrderId", clientID), signed)
+	if err != nil {
+		switch {
+		case isCode(err, "-1021"):
+			v.resync(ctx)
+		case isCode(err, "-2011", "-2013", "-2026"):
+			return v.cancelRefused(ctx, symbol, clientID, asVenueError(err))
+		}
+		return executors.OrderUpdate{}, err
+	}
+	var oj orderJSON
+	if err := json.Unmarshal(r.body, &oj); err != nil {
+		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+			Message: "unreadable cancel answer", Usage: r.usage, Err: err}
+	}
+	u, err := v.update(oj, clientID, r.usage)
+	if err != nil {
+		return u, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable cancel answer", Usage: r.usage, Err: err}
+	}
+	v.track(u, native)
+	return u, nil
+}
+
+func (v *Venue) cancelRefused(ctx context.Context, symbol, clientID string, refused *executors.VenueError) (executors.OrderUpdate, error) {
+	// The state is enough here; its fills are a Query away.
+	q, _, err := v.queryState(ctx, symbol, clientID)
+	switch {
+	case err == nil && q.Status.Terminal():
+		return q, &executors.VenueError{Kind: executors.Rejected, Reason: messages.ReasonTooLateToCancel,
+			Code: refused.Code, Message: refused.Message, Usage: q.Usage, Err: executors.ErrTooLateToCancel}
+	case err == nil:
+		// Live but not cancelable (e.g. cancel restrictions).
+		refused.Reason, refused.Err = messages.ReasonVenueRejected, nil
+		return q, refused
+	case errors.Is(err, executors.ErrUnknownOrder):
+		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Rejected, Reason: messages.ReasonUnknownOrder,
+			Code: refused.Code, Message: refused.Message, Usage: refused.Usage, Err: executors.ErrUnknownOrder}
+	}
+	// The order's state is unknown; the cancel was refused either way.
+	refused.Reason, refused.Err = messages.ReasonVenueRejected, nil
+	return executors.OrderUpdate{}, refused
+}

@@ -1,0 +1,225 @@
+package binance
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyrouter/keyrouter/executors"
+	"github.com/rs/zerolog"
+	"github.com/shopspring/decimal"
+)
+
+var _ executors.Venue = (*Venue)(nil)
+
+// Background refresh periods.
+const (
+	clockRefresh = 10 * time.Minute
+	infoRefresh  = time.Hour
+	// infoMinAge keeps an unknown symbol from reloading exchangeInfo
+	// (weight 20) more than once a minute.
+	infoMinAge = time.Minute
+	// updatesCap bounds Updates(). When it is full the stream reader waits
+	// at most sendWait, then drops the update and marks the order for the
+	// poller, which sends its full state (all fills) once there is room.
+	updatesCap = 1024
+	sendWait   = 50 * time.Millisecond
+)
+
+// Venue is one Binance spot API key. Place, Cancel and Query are meant for
+// one worker goroutine; Check, RateLimits and Updates are safe to call from
+// any goroutine.
+type Venue struct {
+	cfg    Config
+	signer signer
+	log    zerolog.Logger
+
+	offset atomic.Int64 // venue clock minus local clock, nanoseconds
+
+	mu         sync.RWMutex // guards the fields below
+	byContract map[string]*symbolInfo
+	byNative   map[string]*symbolInfo
+	rateLimits []RateLimitInfo
+	infoAt     time.Time
+	lastUsage  []executors.Usage
+
+	omu    sync.Mutex // guards orders
+	orders map[string]*tracked
+
+	updates  chan executors.OrderUpdate
+	streamUp atomic.Bool
+	infoKick chan struct{}
+	pollKick chan struct{}
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// tracked is an order this Venue placed or looked up and has not seen
+// close, so the poller can follow it while the stream is down.
+type tracked struct {
+	native string
+	cum    decimal.Decimal
+	status string
+	// dirty: an update of it was dropped (Updates full); the poller sends
+	// its state again.
+	dirty bool
+}
+
+// New connects a key: it checks the config, fetches the venue's time and
+// exchangeInfo, and starts the user data stream, the poller and the
+// refreshers. Close stops them.
+func New(ctx context.Context, cfg Config) (*Venue, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSigner(cfg.KeyType, cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	v := &Venue{
+		cfg:      cfg,
+		signer:   s,
+		log:      cfg.Logger.With().Str("venue", "binance").Logger(),
+		orders:   map[string]*tracked{},
+		updates:  make(chan executors.OrderUpdate, updatesCap),
+		infoKick: make(chan struct{}, 1),
+		pollKick: make(chan struct{}, 1),
+	}
+	if err := v.syncClock(ctx); err != nil {
+		return nil, fmt.Errorf("binance: fetching server time: %w", err)
+	}
+	if err := v.loadExchangeInfo(ctx); err != nil {
+		return nil, fmt.Errorf("binance: fetching exchangeInfo: %w", err)
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	v.cancel = cancel
+	v.wg.Add(3)
+	go func() { defer v.wg.Done(); v.refreshLoop(bg) }()
+	go func() { defer v.wg.Done(); v.streamLoop(bg) }()
+	go func() { defer v.wg.Done(); v.pollLoop(bg) }()
+	return v, nil
+}
+
+// Name is "binance".
+func (v *Venue) Name() string { return "binance" }
+
+// Updates delivers stream and poll events of this Venue's orders. See
+// updatesCap for what happens when it is full. It is closed by Close.
+func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
+
+// Close stops the stream, the poller and the refreshers, waits for them,
+// and closes Updates. Safe to call more than once.
+func (v *Venue) Close() error {
+	v.closeOnce.Do(func() {
+		v.cancel()
+		v.wg.Wait()
+		close(v.updates)
+	})
+	return nil
+}
+
+// Usage returns the last rate-limit usage the venue reported.
+func (v *Venue) Usage() []executors.Usage {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return append([]executors.Usage(nil), v.lastUsage...)
+}
+
+func (v *Venue) noteUsage(u []executors.Usage) {
+	if len(u) == 0 {
+		return
+	}
+	v.mu.Lock()
+	v.lastUsage = u
+	v.mu.Unlock()
+}
+
+// refreshLoop keeps the clock offset and exchangeInfo fresh.
+func (v *Venue) refreshLoop(ctx context.Context) {
+	clock := time.NewTicker(clockRefresh)
+	defer clock.Stop()
+	info := time.NewTicker(infoRefresh)
+	defer info.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-clock.C:
+			if err := v.syncClock(ctx); err != nil {
+				v.log.Warn().Err(err).Msg("binance clock sync failed")
+			}
+		case <-info.C:
+			v.reloadInfo(ctx)
+		case <-v.infoKick:
+			v.mu.RLock()
+			stale := v.cfg.Now().Sub(v.infoAt) >= infoMinAge
+			v.mu.RUnlock()
+			if stale {
+				v.reloadInfo(ctx)
+			}
+		}
+	}
+}
+
+func (v *Venue) reloadInfo(ctx context.Context) {
+	if err := v.loadExchangeInfo(ctx); err != nil {
+		v.log.Warn().Err(err).Msg("binance exchangeInfo refresh failed")
+	}
+}
+
+// refreshInfoIfStale reloads exchangeInfo now unless it is fresh.
+func (v *Venue) refreshInfoIfStale(ctx context.Context) {
+	v.mu.RLock()
+	stale := v.cfg.Now().Sub(v.infoAt) >= infoMinAge
+	v.mu.RUnlock()
+	if stale {
+		v.reloadInfo(ctx)
+	}
+}
+
+// resync re-reads the clock offset after a -1021.
+func (v *Venue) resync(ctx context.Context) {
+	if err := v.syncClock(ctx); err != nil {
+		v.log.Warn().Err(err).Msg("binance clock resync failed")
+	}
+}
+
+// track records an order's latest state; a closed order is forgotten
+// unless an update of it still has to be delivered.
+func (v *Venue) track(u executors.OrderUpdate, native string) {
+	v.omu.Lock()
+	defer v.omu.Unlock()
+	t, ok := v.orders[u.ClientID]
+	if u.Status.Terminal() {
+		if ok && !t.dirty {
+			delete(v.orders, u.ClientID)
+		}
+		if ok {
+			t.status, t.cum = string(u.Status), u.CumQuantity
+		}
+		return
+	}
+	if !ok {
+		t = &tracked{native: native}
+		v.orders[u.ClientID] = t
+	}
+	t.status, t.cum = string(u.Status), u.CumQuantity
+}
+
+// ours reports whether a client ID belongs to this Venue: one it tracks,
+// or one VenueClientID made (every keyrouter order, so orders placed before
+// a restart are followed too).
+func (v *Venue) ours(clientID string) bool {
+	if len(clientID) == 32 && clientID[:2] == "kr" {
+		return true
+	}
+	v.omu.Lock()
+	defer v.omu.Unlock()
+	_, ok := v.orders[clientID]
+	return ok
+}
