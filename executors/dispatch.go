@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
@@ -68,8 +69,7 @@ func (w *Worker) step(ctx context.Context) time.Duration {
 			return exp != nil && !until.Before(*exp)
 		})
 		for _, it := range late {
-			delete(w.orders, it.order.kvKey)
-			delete(w.byClient, it.order.clientID)
+			w.dropLocked(it.order)
 		}
 		w.mu.Unlock()
 		for _, it := range late {
@@ -97,31 +97,50 @@ func (w *Worker) step(ctx context.Context) time.Duration {
 			return 0
 		}
 	}
-	op := opFor(it)
-	at, ok := w.budget.Earliest(now, op)
-	if at.Before(it.notBefore) {
-		at = it.notBefore
-	}
+	var exp *time.Time
 	if it.order != nil {
-		if exp := it.order.intent.ExpiresAt; exp != nil && (!ok || !at.Before(*exp)) {
+		exp = it.order.intent.ExpiresAt
+	}
+	if exp != nil && !now.Before(*exp) {
+		q.pop()
+		w.dropLocked(it.order)
+		w.mu.Unlock()
+		w.expire(ctx, it, now, now)
+		return 0
+	}
+	if it.notBefore.After(now) {
+		// Backing off after a failed attempt.
+		if exp != nil && !it.notBefore.Before(*exp) {
+			q.pop()
+			w.dropLocked(it.order)
+			w.mu.Unlock()
+			w.expire(ctx, it, now, it.notBefore)
+			return 0
+		}
+		w.mu.Unlock()
+		return it.notBefore.Sub(now)
+	}
+	// One budget decision: take it if the request fits now, else learn
+	// when it will (Never: it cannot, at any time).
+	taken, wait := w.budget.TryTake(now, opFor(it))
+	if !taken {
+		var at time.Time // zero: never
+		if wait != budget.Never {
+			at = now.Add(wait)
+		}
+		switch {
+		case exp != nil && (at.IsZero() || !at.Before(*exp)):
 			q.pop()
 			w.dropLocked(it.order)
 			w.mu.Unlock()
 			w.expire(ctx, it, now, at)
 			return 0
+		case at.IsZero():
+			q.pop()
+			w.mu.Unlock()
+			w.refuse(ctx, it, messages.ReasonRateLimited, "the request costs more than the key's budget allows at all")
+			return 0
 		}
-	}
-	if !ok {
-		q.pop()
-		w.mu.Unlock()
-		w.refuse(ctx, it, messages.ReasonRateLimited, "the request costs more than the key's budget allows at all")
-		return 0
-	}
-	if at.After(now) {
-		w.mu.Unlock()
-		return at.Sub(now)
-	}
-	if taken, wait := w.budget.TryTake(now, op); !taken {
 		w.mu.Unlock()
 		return max(wait, time.Microsecond)
 	}
@@ -135,16 +154,23 @@ func (w *Worker) step(ctx context.Context) time.Duration {
 	return 0
 }
 
+// dropLocked forgets an order that leaves the queue unsent.
+// Worker.mu must be held.
 func (w *Worker) dropLocked(o *order) {
 	delete(w.orders, o.kvKey)
 	delete(w.byClient, o.clientID)
+	w.replan()
 }
 
-// retry puts it back at the head of its queue after a failed attempt.
-func (w *Worker) retry(it *item, backoff time.Duration) {
-	it.attempts++
-	it.notBefore = w.now().Add(backoff)
+// backoff is the wait before try n+1 of a request that failed n times.
+func backoff(n int) time.Duration { return 50 * time.Millisecond << min(n, 6) }
+
+// requeue puts it back at the head of its queue, to be tried again no
+// sooner than after wait. Callers count failed attempts themselves.
+func (w *Worker) requeue(it *item, wait time.Duration) {
+	it.notBefore = w.now().Add(wait)
 	w.mu.Lock()
+	w.replan()
 	if it.cancel != nil {
 		w.cancelQ.pushFront(it)
 	} else {
@@ -180,6 +206,9 @@ func (w *Worker) observe(usage []Usage) {
 	for _, u := range usage {
 		w.budget.Observe(now, u.Limit, u.Used)
 	}
+	w.mu.Lock()
+	w.replan()
+	w.mu.Unlock()
 }
 
 // onVenueError handles what every request's failure has in common and
@@ -201,19 +230,19 @@ func (w *Worker) onVenueError(ctx context.Context, it *item, err error) bool {
 			until = w.now().Add(time.Second)
 		}
 		w.setState(state, until, ve.Error())
-		it.attempts--
-		w.retry(it, 0)
+		w.requeue(it, 0)
 		return true
 	case KeyInvalid:
 		w.setState(messages.KeyDown, time.Time{}, ve.Error())
 		w.refuse(ctx, it, messages.ReasonKeyUnavailable, fmt.Sprintf("key %s is down: %s", w.opts.Key, ve.Error()))
 		return true
 	case Unavailable:
-		if it.attempts+1 >= maxAttempts {
+		it.attempts++
+		if it.attempts >= maxAttempts {
 			w.refuse(ctx, it, messages.ReasonVenueError, ve.Error())
 			return true
 		}
-		w.retry(it, time.Duration(50<<it.attempts)*time.Millisecond)
+		w.requeue(it, backoff(it.attempts))
 		return true
 	}
 	return false
@@ -241,14 +270,14 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 		case errors.Is(err, ErrUnknownOrder):
 			// Not at the venue: send it, with the budget of a new order.
 			it.inDoubt = false
-			it.attempts--
 			o.mu.Unlock()
-			w.retry(it, 0)
+			w.requeue(it, 0)
 			return
 		default:
 			o.mu.Unlock()
 			if !w.onVenueError(ctx, it, err) {
-				w.retry(it, time.Duration(100<<min(it.attempts, 6))*time.Millisecond)
+				it.attempts++
+				w.requeue(it, backoff(it.attempts))
 			}
 			return
 		}
@@ -272,7 +301,7 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 			// Already at the venue from an earlier attempt: ask it.
 			it.inDoubt = true
 			o.mu.Unlock()
-			w.retry(it, 0)
+			w.requeue(it, 0)
 			return
 		}
 		o.status = messages.StatusRejected
@@ -280,11 +309,6 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 		r.Reason = ve.Reason
 		if r.Reason == "" {
 			r.Reason = messages.ReasonVenueRejected
-		}
-		if ve.Code == "FILTER" {
-			// A venue filter the order cannot meet (tick, step, min
-			// notional) is the intent's fault: invalid, per the contract.
-			r.Reason = messages.ReasonInvalid
 		}
 		r.Message = ve.Error()
 		w.mu.Lock()
@@ -303,8 +327,9 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 	// The outcome is unknown: ask the venue before anything else.
 	w.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("order outcome unknown; querying the venue")
 	it.inDoubt = true
+	it.attempts++
 	o.mu.Unlock()
-	w.retry(it, time.Duration(100<<min(it.attempts, 6))*time.Millisecond)
+	w.requeue(it, backoff(it.attempts))
 }
 
 // placed reports the venue's answer to a placed order: accepted, then its
@@ -372,18 +397,19 @@ func (w *Worker) sendCancel(ctx context.Context, it *item) {
 			w.cancelRejected(ctx, it.msg, ec, messages.ReasonUnknownOrder, fmt.Sprintf("no order %q", ec.ClientOrderID))
 			return
 		case err != nil:
-			w.retry(it, time.Second)
+			w.requeue(it, time.Second)
 			return
 		case rec.Status.Terminal():
 			w.cancelRejected(ctx, it.msg, ec, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already %s", ec.ClientOrderID, rec.Status))
 			return
 		case rec.Intent == nil || rec.Status == "":
 			// Routed here but not yet taken in: try again shortly.
-			if it.attempts+1 >= maxAttempts*4 {
+			it.attempts++
+			if it.attempts >= maxAttempts*4 {
 				w.cancelRejected(ctx, it.msg, ec, messages.ReasonUnknownOrder, fmt.Sprintf("order %q is not held by key %s", ec.ClientOrderID, w.opts.Key))
 				return
 			}
-			w.retry(it, 250*time.Millisecond)
+			w.requeue(it, 250*time.Millisecond)
 			return
 		}
 		o = orderFromRecord(&rec)
@@ -402,11 +428,12 @@ func (w *Worker) sendCancel(ctx context.Context, it *item) {
 		w.cancelRejected(ctx, it.msg, ec, messages.ReasonUnknownOrder, fmt.Sprintf("the venue does not know order %q", ec.ClientOrderID))
 	default:
 		if !w.onVenueError(ctx, it, err) {
-			if it.attempts+1 >= maxAttempts {
+			it.attempts++
+			if it.attempts >= maxAttempts {
 				w.cancelRejected(ctx, it.msg, ec, messages.ReasonVenueError, err.Error())
 				return
 			}
-			w.retry(it, time.Duration(100<<it.attempts)*time.Millisecond)
+			w.requeue(it, backoff(it.attempts))
 		}
 	}
 }

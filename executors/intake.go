@@ -13,11 +13,11 @@ import (
 
 func opFor(it *item) budget.Op {
 	if it.cancel != nil {
-		return budget.Op{Class: budget.Class("cancel")}
+		return budget.Op{Class: budget.ClassCancel}
 	}
-	op := budget.Op{Class: budget.Class("new"), Symbol: it.order.intent.Symbol}
+	op := budget.Op{Class: budget.ClassNew, Symbol: it.order.intent.Symbol}
 	if it.inDoubt {
-		op.Class = budget.Class("query")
+		op.Class = budget.ClassQuery
 	}
 	return op
 }
@@ -62,13 +62,20 @@ func (w *Worker) intakeNew(m jetstream.Msg) {
 		w.finishAsync(ctx, o, []messages.ExecutionReport{r}, m)
 		return
 	}
+	op := opFor(it)
 	if exp := o.intent.ExpiresAt; exp != nil {
-		at, ok := w.project(now, opFor(it))
+		at, ok := w.project(now, op)
 		if !ok || !at.Before(*exp) || !now.Before(*exp) {
 			w.mu.Unlock()
+			if !ok {
+				at = time.Time{}
+			}
 			w.expire(ctx, it, now, at)
 			return
 		}
+		w.commit(at, op)
+	} else {
+		w.plan(now, op)
 	}
 	w.newQ.push(it)
 	w.orders[o.kvKey], w.byClient[o.clientID] = o, o
@@ -91,10 +98,53 @@ func (w *Worker) restore(ctx context.Context, o *order) bool {
 	return !rec.Status.Terminal()
 }
 
-// project returns when op could be sent given the budget and everything
-// queued ahead of it. Worker.mu must be held.
+// project returns when op could be sent if every request queued ahead of
+// it goes first, each as early as the budget allows. It plans on a private
+// copy of the budget (the shadow) that already holds the queued requests,
+// built from the queue when missing, so an intake costs one budget
+// decision, not one per queued request. Worker.mu must be held.
 func (w *Worker) project(now time.Time, op budget.Op) (time.Time, bool) {
-	return w.budget.Earliest(now, op)
+	if w.newQ.len()+w.cancelQ.len() == 0 {
+		w.shadow = nil // nothing queued: the budget itself is the plan
+	}
+	if w.shadow == nil {
+		w.shadow, w.shadowTail = w.budget.Clone(), now
+		for _, q := range []*queue{&w.cancelQ, &w.newQ} {
+			q.each(func(it *item) { w.plan(now, opFor(it)) })
+		}
+	}
+	return w.shadow.Earliest(later(now, w.shadowTail), op)
+}
+
+// plan records op in the shadow at the earliest instant it could go after
+// everything planned before it. Worker.mu must be held.
+func (w *Worker) plan(now time.Time, op budget.Op) {
+	if w.shadow == nil {
+		return
+	}
+	if at, ok := w.shadow.Earliest(later(now, w.shadowTail), op); ok {
+		w.commit(at, op)
+	}
+}
+
+// commit takes op from the shadow at at, as project planned it.
+// Worker.mu must be held.
+func (w *Worker) commit(at time.Time, op budget.Op) {
+	w.shadow.TryTake(at, op)
+	w.shadowTail = at
+}
+
+// replan drops the shadow after the queue changed other than by sending
+// its head (an order left it unsent, a request went back into it, the
+// venue reported usage); project rebuilds it when next needed.
+// Worker.mu must be held.
+func (w *Worker) replan() { w.shadow = nil }
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // expire reports an order expired because the budget cannot send it by
@@ -133,7 +183,9 @@ func (w *Worker) intakeCancel(m jetstream.Msg) {
 			fmt.Sprintf("key %s: cancel queue full", w.opts.Key))
 		return
 	}
-	w.cancelQ.push(&item{msg: m, cancel: &ec})
+	it := &item{msg: m, cancel: &ec}
+	w.cancelQ.push(it)
+	w.plan(w.now(), opFor(it))
 	w.mu.Unlock()
 	signal(w.wake)
 }

@@ -22,6 +22,8 @@ type Budget interface {
 	TryTake(now time.Time, op budget.Op) (bool, time.Duration)
 	Observe(now time.Time, limit string, used int64)
 	Status(now time.Time) []budget.LimitState
+	// Clone returns a private copy to plan on.
+	Clone() *budget.Budget
 }
 
 var _ Budget = (*budget.Budget)(nil)
@@ -66,6 +68,11 @@ type Worker struct {
 	state    messages.KeyState
 	until    time.Time
 	stateMsg string
+	// shadow is a private copy of the budget with every queued request
+	// planned in it, shadowTail the instant of the last; nil when it must
+	// be rebuilt. See project.
+	shadow     *budget.Budget
+	shadowTail time.Time
 
 	wake    chan struct{} // cap 1: the dispatcher has something to look at
 	changed chan struct{} // cap 1: state changed, publish status now

@@ -118,6 +118,35 @@ func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
 	}
 }
 
+// The deadline check counts the orders queued ahead: with the next
+// window's budget already promised to them, an order that must go in
+// that window is expired at once, not when it reaches the head.
+func TestDeadlineCountsTheQueueAhead(t *testing.T) {
+	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 2, window: 10s}]`, "", 100))
+	c := newClient(t, app)
+	waitWindowStart(10*time.Second, 7*time.Second)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		c.submit("s", limitIntent(id))
+	}
+	c.waitKind("s", "b", messages.KindAccepted)
+	waitFor(t, 5*time.Second, "c and d queued", func() bool { return app.Worker("k").Status().QueueDepth == 2 })
+	// The next window starts within 10 s; e's deadline is 5 s into it.
+	next := time.Now().Truncate(10 * time.Second).Add(10 * time.Second)
+	exp := next.Add(5 * time.Second).UTC().Format(time.RFC3339Nano)
+	sent := time.Now()
+	c.submit("s", `{"client_order_id":"e","symbol":"ETH-USDT","side":"buy","type":"limit","quantity":"0.1","price":"100","expires_at":"`+exp+`"}`)
+	r := c.waitKind("s", "e", messages.KindExpired)
+	if took := time.Since(sent); took > time.Second {
+		t.Errorf("expired after %v, want at once", took)
+	}
+	if r.Reason != messages.ReasonExpired {
+		t.Errorf("reason %s", r.Reason)
+	}
+	if got := app.Worker("k").Status().QueueDepth; got != 2 {
+		t.Errorf("queue depth %d after e, want 2", got)
+	}
+}
+
 func TestFullQueueRejectsRateLimited(t *testing.T) {
 	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 2))
 	c := newClient(t, app)

@@ -263,3 +263,28 @@ func (b *Budget) Status(now time.Time) []LimitState {
 	}
 	return out
 }
+
+// Clone returns a private copy of b with its current usage, shared
+// counters included: a scratch budget for planning ("if the queued requests
+// go first, when can this one go?"). Taking from the copy affects neither b
+// nor the keys sharing its groups. The copy has its own mutex.
+func (b *Budget) Clone() *Budget {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := &Budget{limits: make([]*slotLimit, len(b.limits)), cost: make([]int64, len(b.cost)), ctr: make([]*counter, len(b.ctr))}
+	c.mu = &c.own
+	for i, sl := range b.limits {
+		ns := &slotLimit{s: sl.s}
+		if sl.c != nil {
+			ns.c = sl.c.clone()
+		}
+		if sl.bySymbol != nil {
+			ns.bySymbol = make(map[string]*counter, len(sl.bySymbol))
+			for sym, ctr := range sl.bySymbol {
+				ns.bySymbol[sym] = ctr.clone()
+			}
+		}
+		c.limits[i] = ns
+	}
+	return c
+}

@@ -273,3 +273,12 @@ func (c *counter) span() int64 {
 	}
 	return q
 }
+
+// clone returns a copy of c that shares nothing mutable with it.
+func (c *counter) clone() *counter {
+	n := *c
+	if c.ring != nil {
+		n.ring = append([]slot(nil), c.ring...)
+	}
+	return &n
+}
