@@ -153,7 +153,7 @@ func (w *Worker) emit(ctx context.Context, o *order, reps []messages.ExecutionRe
 		rec.AvgPrice = o.notional.Div(o.cum)
 	}
 	data, _ := json.Marshal(rec)
-	f, err := w.js.PublishAsync("$KV."+messages.BucketOrders+"."+o.kvKey, data)
+	f, err := w.js.PublishAsync(messages.OrderStateSubject(o.kvKey), data)
 	if err != nil {
 		return fmt.Errorf("writing order state: %w", err)
 	}
@@ -180,9 +180,7 @@ func (w *Worker) finish(ctx context.Context, o *order, reps []messages.Execution
 	if err != nil {
 		w.log.Error().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("reports not stored; message will be redelivered")
 		for _, m := range msgs {
-			if m != nil {
-				_ = m.NakWithDelay(time.Second)
-			}
+			_ = m.NakWithDelay(time.Second)
 		}
 		if terminal {
 			w.forget(o)
@@ -190,9 +188,7 @@ func (w *Worker) finish(ctx context.Context, o *order, reps []messages.Execution
 		return
 	}
 	for _, m := range msgs {
-		if m != nil {
-			_ = m.Ack()
-		}
+		_ = m.Ack()
 	}
 	if terminal {
 		w.forget(o)

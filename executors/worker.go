@@ -259,7 +259,7 @@ func (w *Worker) Status() messages.KeyStatus {
 	now := w.now()
 	w.mu.Lock()
 	st := messages.KeyStatus{
-		Key: w.opts.Key, Venue: w.opts.VenueName, State: w.state,
+		Key: w.opts.Key, Venue: w.opts.VenueName, State: w.state, Limits: []messages.LimitStatus{},
 		QueueDepth: w.newQ.len() + w.cancelQ.len(), Worker: w.opts.WorkerID,
 		Message: w.stateMsg, TS: now.UTC(),
 	}
@@ -269,8 +269,12 @@ func (w *Worker) Status() messages.KeyStatus {
 	}
 	w.mu.Unlock()
 	for _, l := range w.budget.Status(now) {
+		name := l.Name
+		if l.Symbol != "" {
+			name += ":" + l.Symbol // a symbol-scoped limit, one entry per symbol
+		}
 		st.Limits = append(st.Limits, messages.LimitStatus{
-			Name: l.Name, Used: float64(l.Used), Max: float64(l.Max),
+			Name: name, Used: float64(l.Used), Max: float64(l.Max),
 			Window: l.Window.Seconds(), ResetsIn: l.ResetsIn.Seconds(),
 		})
 	}

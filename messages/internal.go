@@ -27,6 +27,10 @@ type ExecCancel struct {
 	ReceivedAt    time.Time `json:"received_at"`
 }
 
+// OrderStateSubject is the subject the order-state bucket stores kvKey
+// under (a KV write is a publish to it).
+func OrderStateSubject(kvKey string) string { return "$KV." + BucketOrders + "." + kvKey }
+
 // OrderKey is the order-state KV key of (strategy, client_order_id); both
 // are subject-safe tokens, so the dot cannot be ambiguous.
 func OrderKey(strategy, clientOrderID string) string {

@@ -9,16 +9,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// kvSubject is the subject a KV bucket stores key under.
-func kvSubject(key string) string { return "$KV." + messages.BucketOrders + "." + key }
-
 // createRecord stores data under key in the order-state bucket unless the
 // key exists (then it returns an error matching jetstream.ErrKeyExists).
 // It is kv.Create through the asynchronous publisher, which sustains
 // several times the rate of one request per write; the bucket never
 // deletes, so "exists" is simply "has a last sequence".
 func (r *Router) createRecord(ctx context.Context, key string, data []byte) error {
-	m := nats.NewMsg(kvSubject(key))
+	m := nats.NewMsg(messages.OrderStateSubject(key))
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 	m.Data = data
 	err := r.publishWait(ctx, nil, m)

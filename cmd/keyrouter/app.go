@@ -48,6 +48,7 @@ type App struct {
 	srv       *server.Server
 	tmpDir    string
 	nc        *nats.Conn
+	ncClosed  chan struct{} // closed when nc is
 	js        jetstream.JetStream
 	kv        jetstream.KeyValue
 	router    *router.Router
@@ -129,7 +130,9 @@ func (a *App) spawn(ctx context.Context, name string, run func(context.Context) 
 }
 
 func (a *App) connect() error {
-	opts := []nats.Option{nats.Name("keyrouter"), nats.MaxReconnects(-1)}
+	a.ncClosed = make(chan struct{})
+	opts := []nats.Option{nats.Name("keyrouter"), nats.MaxReconnects(-1),
+		nats.ClosedHandler(func(*nats.Conn) { close(a.ncClosed) })}
 	if a.NATSURL == "" {
 		dir := a.DataDir
 		if dir == "" {
@@ -203,11 +206,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 			return fmt.Errorf("key %q is not in the config", id)
 		}
 		vc := a.Config.Venues[kc.Venue]
-		limits, err := budgetLimits(kc)
-		if err != nil {
-			return fmt.Errorf("keys.%s.limits: %w", id, err)
-		}
-		b, err := budget.New(limits, groups)
+		b, err := budget.New(budgetLimits(kc), groups)
 		if err != nil {
 			return fmt.Errorf("keys.%s.limits: %w", id, err)
 		}
@@ -249,7 +248,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 }
 
 // budgetLimits turns a key's configured limits into the budget's.
-func budgetLimits(kc configs.Key) ([]budget.Limit, error) {
+func budgetLimits(kc configs.Key) []budget.Limit {
 	out := make([]budget.Limit, 0, len(kc.Limits))
 	for _, l := range kc.Limits {
 		bl := budget.Limit{
@@ -264,7 +263,7 @@ func budgetLimits(kc configs.Key) ([]budget.Limit, error) {
 		}
 		out = append(out, bl)
 	}
-	return out, nil
+	return out
 }
 
 // paperLimits makes the simulated venue enforce a key's fixed-window
@@ -319,9 +318,8 @@ func (a *App) Close() error {
 		_ = v.Close()
 	}
 	if a.nc != nil {
-		_ = a.nc.Drain()
-		for a.nc.IsDraining() {
-			time.Sleep(10 * time.Millisecond)
+		if err := a.nc.Drain(); err == nil {
+			<-a.ncClosed
 		}
 	}
 	if a.srv != nil {

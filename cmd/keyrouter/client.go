@@ -91,24 +91,10 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 		intent["tags"] = map[string]string(tags)
 	}
 	data, _ := json.Marshal(intent)
-	nc, js, err := dial(*url)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	reports, stop, err := watchOrder(nc, *strategy, *id)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	if _, err := js.Publish(ctx, messages.OrdersNewSubject(*strategy), data); err != nil {
-		return fmt.Errorf("publishing intent: %w", err)
-	}
-	return printReports(ctx, stdout, reports, *asJSON, func(r *messages.ExecutionReport) bool {
-		return !*follow || r.Status.Terminal() || r.Kind == messages.KindRejected
-	})
+	return sendAndWatch(*url, *strategy, *id, messages.OrdersNewSubject(*strategy), data, *timeout, stdout, *asJSON,
+		func(r *messages.ExecutionReport) bool {
+			return !*follow || r.Status.Terminal() || r.Kind == messages.KindRejected
+		})
 }
 
 func cmdCancel(args []string, stdout, stderr io.Writer) error {
@@ -125,25 +111,33 @@ func cmdCancel(args []string, stdout, stderr io.Writer) error {
 	if *id == "" {
 		return errors.New("--id is required")
 	}
-	nc, js, err := dial(*url)
+	data, _ := json.Marshal(messages.CancelIntent{ClientOrderID: *id})
+	return sendAndWatch(*url, *strategy, *id, messages.OrdersCancelSubject(*strategy), data, *timeout, stdout, *asJSON,
+		func(r *messages.ExecutionReport) bool {
+			return r.Kind == messages.KindCanceled || r.Kind == messages.KindCancelRejected
+		})
+}
+
+// sendAndWatch publishes data on subject through JetStream and prints the
+// reports of (strategy, id) until last says that was the last one.
+func sendAndWatch(url, strategy, id, subject string, data []byte, timeout time.Duration, stdout io.Writer, asJSON bool,
+	last func(*messages.ExecutionReport) bool) error {
+	nc, js, err := dial(url)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	reports, stop, err := watchOrder(nc, *strategy, *id)
+	reports, stop, err := watchOrder(nc, strategy, id)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	data, _ := json.Marshal(messages.CancelIntent{ClientOrderID: *id})
-	if _, err := js.Publish(ctx, messages.OrdersCancelSubject(*strategy), data); err != nil {
-		return fmt.Errorf("publishing cancel: %w", err)
+	if _, err := js.Publish(ctx, subject, data); err != nil {
+		return fmt.Errorf("publishing to %s: %w", subject, err)
 	}
-	return printReports(ctx, stdout, reports, *asJSON, func(r *messages.ExecutionReport) bool {
-		return r.Kind == messages.KindCanceled || r.Kind == messages.KindCancelRejected
-	})
+	return printReports(ctx, stdout, reports, asJSON, last)
 }
 
 // watchOrder subscribes to the reports of one order. The subscription is

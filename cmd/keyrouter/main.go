@@ -106,6 +106,19 @@ func (r *roleFlags) register(fs *flag.FlagSet, natsDefault string) {
 	fs.BoolVar(&r.logText, "log-text", false, "human-readable logs instead of JSON lines")
 }
 
+// parse parses args, then loads the config and builds the logger.
+func (r *roleFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (*configs.Config, zerolog.Logger, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, zerolog.Nop(), err
+	}
+	cfg, err := r.load()
+	if err != nil {
+		return nil, zerolog.Nop(), err
+	}
+	log, err := r.logger(stderr)
+	return cfg, log, err
+}
+
 func (r *roleFlags) load() (*configs.Config, error) {
 	if r.config == "" {
 		return configs.Default(), nil
@@ -133,14 +146,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	rf.register(fs, "")
 	listen := fs.String("nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on for clients")
 	data := fs.String("data", "", "directory for JetStream's files (a temporary one, removed on exit, if empty)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := rf.load()
-	if err != nil {
-		return err
-	}
-	log, err := rf.logger(stderr)
+	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -156,14 +162,7 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := rf.load()
-	if err != nil {
-		return err
-	}
-	log, err := rf.logger(stderr)
+	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -176,19 +175,12 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
 	keys := fs.String("key", "", "key(s) to execute, comma-separated (required)")
-	if err := fs.Parse(args); err != nil {
+	cfg, log, err := rf.parse(fs, args, stderr)
+	if err != nil {
 		return err
 	}
 	if *keys == "" {
 		return errors.New("--key is required")
-	}
-	cfg, err := rf.load()
-	if err != nil {
-		return err
-	}
-	log, err := rf.logger(stderr)
-	if err != nil {
-		return err
 	}
 	return serve(&App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log}, &rf, log)
 }
