@@ -14,6 +14,7 @@ import (
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
+	"github.com/shopspring/decimal"
 )
 
 // oneKeyConfig is strategy s with one key k on the paper venue, with the
@@ -257,3 +258,68 @@ func TestRestartKeepsQueuedOrders(t *testing.T) {
 }
 
 func clientIDOf(strategy, id string) string { return executors.VenueClientID(strategy, id) }
+
+// Promise 2: an order that an earlier attempt already placed (here placed
+// at the venue behind keyrouter's back under the order's derived client
+// ID, as a crashed executor would have left it) is not placed again: the
+// venue's refusal of the client ID makes the worker look it up and report
+// that order.
+func TestOrderAlreadyAtVenueIsNotPlacedTwice(t *testing.T) {
+	app := testApp(t, oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 50, window: 1s}]`, "", 100))
+	c := newClient(t, app)
+	x := app.Exchange("paper")
+	prev, err := x.Place("k", executors.Order{ClientID: clientIDOf("s", "p1"), Symbol: "ETH-USDT",
+		Side: messages.Buy, Type: messages.Limit, TimeInForce: messages.GTC,
+		Quantity: decimal.RequireFromString("0.1"), Price: decimal.RequireFromString("100")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.submit("s", limitIntent("p1"))
+	r := c.waitKind("s", "p1", messages.KindAccepted)
+	if r.VenueOrderID != prev.VenueOrderID {
+		t.Errorf("accepted venue_order_id %s, want the order already there, %s", r.VenueOrderID, prev.VenueOrderID)
+	}
+	if n := len(x.AllOrders("k", "")); n != 1 {
+		t.Errorf("venue holds %d orders, want 1", n)
+	}
+}
+
+// Promise 4: when the venue enforces exactly the key's limits, a burst far
+// above them is sent as fast as they allow and the venue never answers 429.
+func TestBurstNeverExceedsTheLimit(t *testing.T) {
+	app := testApp(t, oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 10, window: 1s}, {name: r3s, shape: fixed, max: 25, window: 3s}]`, "", 100))
+	c := newClient(t, app)
+	const n = 40
+	for i := 0; i < n; i++ {
+		c.submit("s", marketIntent(fmt.Sprintf("b%d", i)))
+	}
+	for i := 0; i < n; i++ {
+		c.waitReport("s", fmt.Sprintf("b%d", i), "accepted", func(r messages.ExecutionReport) bool { return r.Kind == messages.KindAccepted })
+	}
+	if got := app.Venue("k").(*paper.Venue).Rejections429(); got != 0 {
+		t.Errorf("venue answered 429 %d times, want 0", got)
+	}
+	// The venue's own clock: no second holds more than 10 orders, no
+	// 3-second window more than 25.
+	var times []time.Time
+	for _, o := range app.Exchange("paper").Orders("k", "", false) {
+		times = append(times, o.Created)
+	}
+	if len(times) != n {
+		t.Fatalf("venue holds %d orders, want %d", len(times), n)
+	}
+	for _, a := range times {
+		inSecond, in3s := 0, 0
+		for _, b := range times {
+			if b.Truncate(time.Second).Equal(a.Truncate(time.Second)) {
+				inSecond++
+			}
+			if b.Truncate(3 * time.Second).Equal(a.Truncate(3 * time.Second)) {
+				in3s++
+			}
+		}
+		if inSecond > 10 || in3s > 25 {
+			t.Fatalf("venue saw %d orders in one second, %d in 3 s; limits are 10 and 25", inSecond, in3s)
+		}
+	}
+}
