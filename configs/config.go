@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -38,6 +39,11 @@ type Venue struct {
 	Seed    int64         `yaml:"seed"`
 	Tick    time.Duration `yaml:"tick"`
 	Latency time.Duration `yaml:"latency"`
+	// MakerFee and TakerFee are the paper venue's fee rates on the
+	// notional, as decimal strings (default 0.001 each, like Binance's
+	// base tier).
+	MakerFee string `yaml:"maker_fee"`
+	TakerFee string `yaml:"taker_fee"`
 }
 
 // Key is one venue API key: a partition with its own executor and budget.
@@ -106,6 +112,7 @@ const (
 	DefaultReportsMaxAge   = 7 * 24 * time.Hour
 	DefaultReportsMaxBytes = 1 << 30
 	DefaultPaperTick       = 100 * time.Millisecond
+	DefaultPaperFee        = "0.001"
 )
 
 // Default returns the default config: strategies alpha and beta, each
@@ -161,8 +168,16 @@ func (c *Config) applyDefaults() {
 		c.Streams.ReportsMaxBytes = DefaultReportsMaxBytes
 	}
 	for id, v := range c.Venues {
-		if v.Kind == "paper" && v.Tick == 0 {
-			v.Tick = DefaultPaperTick
+		if v.Kind == "paper" {
+			if v.Tick == 0 {
+				v.Tick = DefaultPaperTick
+			}
+			if v.MakerFee == "" {
+				v.MakerFee = DefaultPaperFee
+			}
+			if v.TakerFee == "" {
+				v.TakerFee = DefaultPaperFee
+			}
 		}
 		c.Venues[id] = v
 	}
@@ -215,6 +230,11 @@ func (c *Config) Validate() error {
 		case "paper":
 			if v.Tick < 0 || v.Latency < 0 {
 				bad(p, "tick and latency must not be negative")
+			}
+			for name, f := range map[string]string{"maker_fee": v.MakerFee, "taker_fee": v.TakerFee} {
+				if d, err := decimal.NewFromString(f); err != nil || d.IsNegative() || d.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+					bad(p+"."+name, "must be a decimal in [0, 1), got %q", f)
+				}
 			}
 		case "":
 			bad(p+".kind", "required (paper)")

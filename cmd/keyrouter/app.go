@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/shopspring/decimal"
 )
 
 // App is one keyrouter process: an embedded NATS server or a connection to
@@ -215,7 +216,8 @@ func (a *App) startExecutors(ctx context.Context) error {
 		case "paper":
 			x := a.exchanges[kc.Venue]
 			if x == nil {
-				x, err = paper.NewExchange(paper.Config{Seed: vc.Seed})
+				x, err = paper.NewExchange(paper.Config{Seed: vc.Seed,
+					MakerFee: decimal.RequireFromString(vc.MakerFee), TakerFee: decimal.RequireFromString(vc.TakerFee)})
 				if err != nil {
 					return fmt.Errorf("venues.%s: %w", kc.Venue, err)
 				}

@@ -36,6 +36,9 @@ func TestMarketIntentFills(t *testing.T) {
 		if !r.CumQuantity.Equal(sum) || !r.LeavesQuantity.Equal(decimal.RequireFromString("0.75").Sub(sum)) {
 			t.Errorf("fill %d: cum %s leaves %s, want %s and %s", fills, r.CumQuantity, r.LeavesQuantity, sum, decimal.RequireFromString("0.75").Sub(sum))
 		}
+		if !r.Fill.Fee.IsPositive() || r.Fill.FeeAsset != "USDT" {
+			t.Errorf("fill fee %s %s, want a positive fee in USDT", r.Fill.Fee, r.Fill.FeeAsset)
+		}
 		if r.Tags["book"] != "x" {
 			t.Errorf("fill report lost the tags: %v", r.Tags)
 		}
