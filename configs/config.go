@@ -32,8 +32,28 @@ type Config struct {
 
 // Venue is an exchange keyrouter can reach.
 type Venue struct {
-	// Kind is the adapter: "paper" (the built-in simulated exchange).
+	// Kind is the adapter: "paper" (the built-in simulated exchange, in
+	// process) or "binance" (Binance spot over its REST API and user data
+	// stream).
 	Kind string `yaml:"kind"`
+	// Binance: the REST root and the user data stream endpoint (defaults:
+	// Binance production), the stream protocol (wsapi, the default, or
+	// listenkey) and recvWindow of signed requests (default 5s).
+	BaseURL    string        `yaml:"base_url"`
+	WSURL      string        `yaml:"ws_url"`
+	UserStream string        `yaml:"user_stream"`
+	RecvWindow time.Duration `yaml:"recv_window"`
+	// Timeout bounds one request to the venue (default 10s); past it the
+	// outcome is unknown and the order is looked up before any resend.
+	Timeout time.Duration `yaml:"timeout"`
+	// Simulate (binance) starts keyrouter's Binance-compatible simulator
+	// in process on loopback and points the venue at it: one account per
+	// key's account, each key with a secret made at start unless the key
+	// names one (secret_env/secret_file). For `keyrouter run` and tests.
+	Simulate bool `yaml:"simulate"`
+	// SimConfig optionally names a simulator config file (faults, limits,
+	// balances); its accounts are replaced by the keys'.
+	SimConfig string `yaml:"sim_config"`
 	// Paper venue: seed of the price walk, tick interval, simulated
 	// latency of each request, largest quantity of one fill.
 	Seed    int64         `yaml:"seed"`
@@ -54,6 +74,15 @@ type Key struct {
 	Account string `yaml:"account"`
 	// APIKey is the key's public ID at the venue (not a secret).
 	APIKey string `yaml:"api_key"`
+	// KeyType is how requests are signed: hmac (default) or ed25519.
+	KeyType string `yaml:"key_type"`
+	// IP names the egress IP the key's requests leave from: limits with
+	// an IP scope (Binance's request weight) are shared by the keys on one
+	// IP (default "default").
+	IP string `yaml:"ip"`
+	// Preset fills Limits from the venue's published limits ("binance");
+	// default for a binance key with no limits of its own.
+	Preset string `yaml:"preset"`
 	// SecretEnv or SecretFile name where the secret is; it is never in
 	// this file. Only the executor serving this key loads it.
 	SecretEnv  string `yaml:"secret_env"`
@@ -188,6 +217,12 @@ func (c *Config) applyDefaults() {
 		if k.Account == "" {
 			k.Account = id
 		}
+		if k.IP == "" {
+			k.IP = "default"
+		}
+		if k.Preset == "" && len(k.Limits) == 0 && c.Venues[k.Venue].Kind == "binance" {
+			k.Preset = "binance"
+		}
 		for _, ls := range [][]Limit{k.Limits, k.VenueLimits} {
 			for i := range ls {
 				l := &ls[i]
@@ -236,10 +271,22 @@ func (c *Config) Validate() error {
 					bad(p+"."+name, "must be a decimal in [0, 1), got %q", f)
 				}
 			}
+		case "binance":
+			switch v.UserStream {
+			case "", "wsapi", "listenkey":
+			default:
+				bad(p+".user_stream", "must be wsapi or listenkey, got %q", v.UserStream)
+			}
+			if v.RecvWindow < 0 || v.RecvWindow > time.Minute {
+				bad(p+".recv_window", "must be at most 60s")
+			}
+			if v.Simulate && (v.BaseURL != "" || v.WSURL != "") {
+				bad(p, "simulate serves its own URLs: leave base_url and ws_url empty")
+			}
 		case "":
-			bad(p+".kind", "required (paper)")
+			bad(p+".kind", "required (paper or binance)")
 		default:
-			bad(p+".kind", "unknown venue kind %q (known: paper)", v.Kind)
+			bad(p+".kind", "unknown venue kind %q (known: paper, binance)", v.Kind)
 		}
 	}
 	if len(c.Keys) == 0 {
@@ -258,6 +305,22 @@ func (c *Config) Validate() error {
 		}
 		if k.QueueSize < 1 {
 			bad(p+".queue_size", "must be at least 1")
+		}
+		switch k.Preset {
+		case "", "binance":
+		default:
+			bad(p+".preset", "unknown preset %q (known: binance)", k.Preset)
+		}
+		if k.Preset != "" && len(k.Limits) > 0 {
+			bad(p+".limits", "give limits or a preset, not both")
+		}
+		switch k.KeyType {
+		case "", "hmac", "ed25519":
+		default:
+			bad(p+".key_type", "must be hmac or ed25519, got %q", k.KeyType)
+		}
+		if v := c.Venues[k.Venue]; v.Kind == "binance" && !v.Simulate && (k.APIKey == "" || k.SecretEnv == "" && k.SecretFile == "") {
+			bad(p, "a binance key needs api_key and secret_env or secret_file")
 		}
 		names := map[string]bool{}
 		for i, l := range k.Limits {

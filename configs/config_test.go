@@ -17,11 +17,18 @@ func TestDefaultConfig(t *testing.T) {
 		t.Errorf("beta keys %v", got)
 	}
 	k := c.Keys["alpha-1"]
-	if k.Venue != "paper" || k.QueueSize != DefaultQueueSize || k.Account != "alpha-1" || len(k.Limits) == 0 {
+	if k.Venue != "binance" || k.QueueSize != DefaultQueueSize || k.Account != "alpha-1" || k.Preset != "binance" || k.IP != "default" {
 		t.Errorf("alpha-1 = %+v", k)
 	}
-	if c.Venues["paper"].TakerFee != DefaultPaperFee || c.Streams.Replicas != 1 {
-		t.Errorf("defaults not applied: %+v %+v", c.Venues["paper"], c.Streams)
+	if v := c.Venues["binance"]; v.Kind != "binance" || !v.Simulate || c.Streams.Replicas != 1 {
+		t.Errorf("venue %+v streams %+v", v, c.Streams)
+	}
+	p, err := Parse([]byte("venues: {paper: {kind: paper}}\nkeys: {k: {venue: paper}}\nstrategies: {s: {keys: [k]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Venues["paper"].TakerFee != DefaultPaperFee || p.Venues["paper"].Tick != DefaultPaperTick || p.Keys["k"].Preset != "" {
+		t.Errorf("paper defaults not applied: %+v %+v", p.Venues["paper"], p.Keys["k"])
 	}
 }
 

@@ -284,11 +284,7 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 	}
 	o.sent = true
 	o.placedAt = w.now()
-	u, err := w.venue.Place(ctx, Order{
-		ClientID: o.clientID, Symbol: o.intent.Symbol, Side: o.intent.Side, Type: o.intent.Type,
-		TimeInForce: o.intent.TimeInForce, Quantity: o.intent.Quantity, Price: priceOf(&o.intent),
-		PostOnly: o.intent.PostOnly, ReduceOnly: o.intent.ReduceOnly,
-	})
+	u, err := w.venue.Place(ctx, o.venueOrder())
 	if err == nil {
 		w.observe(u.Usage)
 		w.placed(ctx, it, u)
@@ -447,9 +443,16 @@ func (w *Worker) record(ctx context.Context, kvKey string) (messages.OrderRecord
 	return rec, json.Unmarshal(e.Value(), &rec)
 }
 
-func priceOf(in *messages.OrderIntent) decimal.Decimal {
-	if in.Price == nil {
-		return decimal.Zero
+// venueOrder is o as sent to the venue.
+func (o *order) venueOrder() Order {
+	in := &o.intent
+	price := decimal.Zero
+	if in.Price != nil {
+		price = *in.Price
 	}
-	return *in.Price
+	return Order{
+		ClientID: o.clientID, Symbol: in.Symbol, Side: in.Side, Type: in.Type,
+		TimeInForce: in.TimeInForce, Quantity: in.Quantity, Price: price,
+		PostOnly: in.PostOnly, ReduceOnly: in.ReduceOnly,
+	}
 }

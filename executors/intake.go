@@ -3,6 +3,7 @@ package executors
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,6 +42,19 @@ func (w *Worker) intakeNew(m jetstream.Msg) {
 		if !w.restore(ctx, o) {
 			// Its reports were all stored: the order is settled.
 			_ = m.Ack()
+			return
+		}
+	}
+
+	if c, ok := w.venue.(Checker); ok && !it.inDoubt {
+		if err := c.Check(o.venueOrder()); err != nil {
+			// Refused before any budget is spent.
+			reason, msg := messages.ReasonInvalid, err.Error()
+			var ve *VenueError
+			if errors.As(err, &ve) && ve.Reason != "" {
+				reason = ve.Reason
+			}
+			w.refuse(ctx, it, reason, msg)
 			return
 		}
 	}

@@ -38,6 +38,14 @@ type Venue interface {
 	Close() error
 }
 
+// Checker is implemented by a Venue that can tell without a request that
+// an order breaks the venue's rules (tick size, step size, minimum
+// notional), so such an order costs no budget. Check returns a
+// *VenueError of kind Rejected (reason invalid) or nil.
+type Checker interface {
+	Check(o Order) error
+}
+
 // Order is a new order as sent to a venue.
 type Order struct {
 	// ClientID is the venue-side client order ID, derived deterministically

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/binancesim"
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/keyrouter/keyrouter/router"
@@ -45,6 +46,9 @@ type App struct {
 	RouterOptions router.Options
 	WorkerOptions executors.Options
 	Logger        zerolog.Logger
+	// SimHook may adjust a simulated venue's simulator config (tests
+	// inject faults with it).
+	SimHook func(venue string, cfg *binancesim.Config)
 
 	srv       *server.Server
 	tmpDir    string
@@ -56,6 +60,7 @@ type App struct {
 	workers   map[string]*executors.Worker
 	venues    map[string]executors.Venue
 	exchanges map[string]*paper.Exchange
+	sims      map[string]*simVenue
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	errMu     sync.Mutex
@@ -77,8 +82,22 @@ func (a *App) ClientURL() string {
 // Conn is the App's own NATS connection.
 func (a *App) Conn() *nats.Conn { return a.nc }
 
-// Exchange returns the paper exchange of venue id, if the App runs one.
-func (a *App) Exchange(id string) *paper.Exchange { return a.exchanges[id] }
+// Exchange returns the matching engine of venue id if the App runs it: a
+// paper venue's, or a simulated Binance venue's.
+func (a *App) Exchange(id string) *paper.Exchange {
+	if s := a.sims[id]; s != nil {
+		return s.srv.Exchange()
+	}
+	return a.exchanges[id]
+}
+
+// Simulator returns the Binance simulator of venue id, if the App runs one.
+func (a *App) Simulator(id string) *binancesim.Server {
+	if s := a.sims[id]; s != nil {
+		return s.srv
+	}
+	return nil
+}
 
 // Venue returns the venue of a key this App executes.
 func (a *App) Venue(key string) executors.Venue { return a.venues[key] }
@@ -199,6 +218,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 	a.workers = map[string]*executors.Worker{}
 	a.venues = map[string]executors.Venue{}
 	a.exchanges = map[string]*paper.Exchange{}
+	a.sims = map[string]*simVenue{}
 	groups := budget.NewGroups()
 	paperGroups := map[string]*paper.LimitGroup{}
 	for _, id := range keys {
@@ -207,11 +227,9 @@ func (a *App) startExecutors(ctx context.Context) error {
 			return fmt.Errorf("key %q is not in the config", id)
 		}
 		vc := a.Config.Venues[kc.Venue]
-		b, err := budget.New(budgetLimits(kc), groups)
-		if err != nil {
-			return fmt.Errorf("keys.%s.limits: %w", id, err)
-		}
 		var venue executors.Venue
+		limits := budgetLimits(kc)
+		var err error
 		switch vc.Kind {
 		case "paper":
 			x := a.exchanges[kc.Venue]
@@ -237,13 +255,22 @@ func (a *App) startExecutors(ctx context.Context) error {
 				paperGroups[kc.Venue+"/"+kc.Account] = g
 			}
 			venue = paper.NewVenue(x, kc.Account, paper.VenueOptions{Latency: vc.Latency, Limits: paperLimits(kc, g)})
+		case "binance":
+			if venue, limits, err = a.binanceVenue(ctx, id, kc); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("venues.%s: kind %q has no adapter", kc.Venue, vc.Kind)
+		}
+		a.venues[id] = venue
+		b, err := budget.New(limits, groups)
+		if err != nil {
+			return fmt.Errorf("keys.%s.limits: %w", id, err)
 		}
 		wopts := a.WorkerOptions
 		wopts.Key, wopts.VenueName, wopts.QueueSize, wopts.Logger = id, kc.Venue, kc.QueueSize, a.Logger
 		w := executors.NewWorker(a.nc, a.js, a.kv, venue, b, wopts)
-		a.workers[id], a.venues[id] = w, venue
+		a.workers[id] = w
 		a.spawn(ctx, "executor "+id, w.Run)
 	}
 	return nil
@@ -318,6 +345,9 @@ func (a *App) Close() error {
 	a.wg.Wait()
 	for _, v := range a.venues {
 		_ = v.Close()
+	}
+	for _, s := range a.sims {
+		_ = s.srv.Close()
 	}
 	if a.nc != nil {
 		if err := a.nc.Drain(); err == nil {

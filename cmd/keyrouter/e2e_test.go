@@ -21,10 +21,10 @@ func TestMarketIntentFills(t *testing.T) {
 	if rs[0].Kind != messages.KindAccepted || rs[0].Status != messages.StatusNew {
 		t.Fatalf("first report = %s/%s, want accepted/new", rs[0].Kind, rs[0].Status)
 	}
-	if rs[0].Key != "alpha-1" || rs[0].Venue != "paper" || rs[0].VenueOrderID == "" {
-		t.Errorf("accepted: key %q venue %q venue_order_id %q; want alpha-1, paper, an ID", rs[0].Key, rs[0].Venue, rs[0].VenueOrderID)
+	if rs[0].Key != "alpha-1" || rs[0].Venue != "binance" || rs[0].VenueOrderID == "" {
+		t.Errorf("accepted: key %q venue %q venue_order_id %q; want alpha-1, binance, an ID", rs[0].Key, rs[0].Venue, rs[0].VenueOrderID)
 	}
-	// 0.75 BTC is more than one fill of the paper venue (0.5): partial fills.
+	// 0.75 BTC is more than one fill of the simulated venue (0.5): partial fills.
 	fills := 0
 	sum := decimal.Zero
 	for _, r := range rs[1:] {
@@ -59,7 +59,7 @@ func TestLimitRestsThenCancel(t *testing.T) {
 	if acc.Status != messages.StatusNew || acc.Key != "beta-1" {
 		t.Fatalf("accepted: status %s key %s", acc.Status, acc.Key)
 	}
-	open := app.Exchange("paper").OpenOrders("beta-1", "ETH-USDT")
+	open := app.Exchange("binance").OpenOrders("beta-1", "ETH-USDT")
 	if len(open) != 1 {
 		t.Fatalf("open orders at the venue = %d, want 1", len(open))
 	}
@@ -69,7 +69,7 @@ func TestLimitRestsThenCancel(t *testing.T) {
 		t.Errorf("canceled: status %s cum %s leaves %s", can.Status, can.CumQuantity, can.LeavesQuantity)
 	}
 	checkSeq(t, c.reports("beta", "l1"))
-	if n := len(app.Exchange("paper").OpenOrders("beta-1", "ETH-USDT")); n != 0 {
+	if n := len(app.Exchange("binance").OpenOrders("beta-1", "ETH-USDT")); n != 0 {
 		t.Errorf("open orders after cancel = %d, want 0", n)
 	}
 	// Canceling again is too late; canceling what never existed is unknown.
@@ -99,8 +99,8 @@ func TestRejections(t *testing.T) {
 		{"unknown strategy", "gamma", "bad6", `{"client_order_id":"bad6","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1"}`, messages.ReasonUnknownStrategy, "gamma"},
 		{"key not allowed", "alpha", "bad7", `{"client_order_id":"bad7","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","key":"beta-1"}`, messages.ReasonNotPermitted, "beta-1"},
 		{"key that does not exist", "alpha", "bad8", `{"client_order_id":"bad8","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","key":"nokey"}`, messages.ReasonNotPermitted, "nokey"},
-		{"venue not allowed", "alpha", "bad9", `{"client_order_id":"bad9","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","venue":"binance"}`, messages.ReasonNotPermitted, "binance"},
-		{"venue refuses the filter", "alpha", "bad10", `{"client_order_id":"bad10","symbol":"BTC-USDT","side":"buy","type":"limit","quantity":"0.001","price":"100.001"}`, messages.ReasonInvalid, "tick"},
+		{"venue not allowed", "alpha", "bad9", `{"client_order_id":"bad9","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"1","venue":"kraken"}`, messages.ReasonNotPermitted, "kraken"},
+		{"venue refuses the filter", "alpha", "bad10", `{"client_order_id":"bad10","symbol":"BTC-USDT","side":"buy","type":"limit","quantity":"0.001","price":"100.001"}`, messages.ReasonInvalid, "PRICE_FILTER"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestDuplicateIntent(t *testing.T) {
 	if accepted != 1 {
 		t.Errorf("accepted %d times, want once", accepted)
 	}
-	if n := len(app.Exchange("paper").AllOrders("alpha-1", "")); n != 1 {
+	if n := len(app.Exchange("binance").AllOrders("alpha-1", "")); n != 1 {
 		t.Errorf("orders at the venue = %d, want 1", n)
 	}
 	// The same client_order_id from another strategy is another order.
@@ -176,7 +176,7 @@ func TestExpiredIntentNeverReachesVenue(t *testing.T) {
 	c.waitKind("alpha", "e2", messages.KindAccepted)
 	id := executors.VenueClientID("alpha", "e1")
 	for _, key := range []string{"alpha-1", "alpha-2"} {
-		for _, o := range app.Exchange("paper").AllOrders(key, "") {
+		for _, o := range app.Exchange("binance").AllOrders(key, "") {
 			if o.ClientID == id {
 				t.Fatalf("expired intent reached the venue on %s", key)
 			}

@@ -349,7 +349,7 @@ describe("keyrouter public contract (Node.js client)", () => {
     assert.equal(acc.kind, "accepted", JSON.stringify(acc));
     assert.equal(acc.seq, 1);
     assert.equal(acc.status, "new");
-    assert.equal(acc.venue, "paper");
+    assert.equal(acc.venue, "binance");
     assert.ok(["alpha-1", "alpha-2"].includes(acc.key), `key ${acc.key}`);
 
     rs.forEach((r, i) => {
@@ -363,7 +363,7 @@ describe("keyrouter public contract (Node.js client)", () => {
       assert.equal(r.type, "market");
       assert.equal(r.quantity, "0.001");
       assert.equal(r.key, acc.key, `one key for the order: ${s}`);
-      assert.equal(r.venue, "paper");
+      assert.equal(r.venue, "binance");
       assert.match(r.ts, RFC3339);
       if (i > 0) assert.equal(r.kind, "fill", `after accepted only fills: ${s}`);
     });
@@ -393,7 +393,7 @@ describe("keyrouter public contract (Node.js client)", () => {
     assert.equal(acc.kind, "accepted", JSON.stringify(acc));
     assert.equal(acc.status, "new");
     assert.equal(acc.seq, 1);
-    assert.equal(acc.venue, "paper");
+    assert.equal(acc.venue, "binance");
     assert.ok(["alpha-1", "alpha-2"].includes(acc.key));
     const last = await reports.terminal(id);
     assert.equal(last.status, "filled", JSON.stringify(last));
