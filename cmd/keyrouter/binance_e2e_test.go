@@ -271,3 +271,53 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Only the executor serving a key loads its secret: an executor of b1 and
+// a router start with b2's secret nowhere to be found, and a process that
+// would execute b2 refuses to start, naming where the secret should be.
+func TestOnlyTheKeysExecutorLoadsItsSecret(t *testing.T) {
+	sc := binancesim.DefaultConfig()
+	sc.Accounts = []binancesim.AccountConfig{
+		{ID: "acct1", Keys: []binancesim.KeyConfig{{APIKey: "pub-b1", Secret: "b1-secret-value"}}},
+		{ID: "acct2", Keys: []binancesim.KeyConfig{{APIKey: "pub-b2", Secret: "b2-secret-value"}}},
+	}
+	sim, err := binancesim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	t.Setenv("KR_ONLY_B1", "b1-secret-value")
+	cfg, err := configs.Parse([]byte(`
+venues: {binance: {kind: binance, base_url: "` + url + `", ws_url: "ws` + strings.TrimPrefix(url, "http") + `/ws-api/v3"}}
+keys:
+  b1: {venue: binance, account: acct1, api_key: pub-b1, secret_env: KR_ONLY_B1}
+  b2: {venue: binance, account: acct2, api_key: pub-b2, secret_env: KR_ONLY_B2_UNSET}
+strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := testApp(t, cfg, func(a *App) { a.Keys = []string{"b1"} })
+	c := newClient(t, app)
+	c.submit("s", `{"client_order_id":"o1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
+	if r := c.waitKind("s", "o1", messages.KindAccepted); r.Key != "b1" {
+		t.Errorf("accepted on %s", r.Key)
+	}
+	if n := len(sim.Exchange().AllOrders("acct1", "")); n != 1 {
+		t.Errorf("simulator holds %d orders of acct1, want 1", n)
+	}
+
+	all := &App{Config: cfg, Keys: AllKeys, DataDir: t.TempDir()}
+	err = all.Start(t.Context())
+	if err == nil {
+		all.Close()
+		t.Fatal("a process executing b2 started without b2's secret")
+	}
+	if !strings.Contains(err.Error(), "KR_ONLY_B2_UNSET") || strings.Contains(err.Error(), "secret-value") {
+		t.Errorf("error %q: want the variable named and no secret shown", err)
+	}
+}
