@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type Config struct {
 	Keys       map[string]Key      `yaml:"keys"`
 	Strategies map[string]Strategy `yaml:"strategies"`
 	Streams    Streams             `yaml:"streams"`
+	Router     Router              `yaml:"router"`
 }
 
 // Venue is an exchange keyrouter can reach.
@@ -93,6 +95,9 @@ type Key struct {
 	QueueSize int `yaml:"queue_size"`
 	// Limits is the key's rate budget.
 	Limits []Limit `yaml:"limits"`
+	// Permissions restrict the symbols, sides, types, order size and open
+	// orders of this key.
+	Permissions Permissions `yaml:"permissions"`
 	// VenueLimits are the limits the simulated (paper) venue enforces on
 	// this key itself, returning rate-limit errors past them; default:
 	// the same as Limits. Set them tighter to see throttling.
@@ -115,10 +120,49 @@ type Limit struct {
 	Margin float64 `yaml:"margin"`
 }
 
-// Strategy is a configured strategy and the keys it may use.
+// Strategy is a configured strategy: the pool of keys it may use, how it
+// picks among them, and its pre-trade risk limits.
 type Strategy struct {
 	// Keys the strategy may use, in order of preference.
 	Keys []string `yaml:"keys"`
+	// Policy picks a key of the pool for each intent: failover (default:
+	// the first usable key of the list), pinned (one key, owned), sticky
+	// (each symbol always on the same key), least_loaded (the key with the
+	// most headroom now).
+	Policy string `yaml:"policy"`
+	Risk   Risk   `yaml:"risk"`
+}
+
+// Risk is a strategy's pre-trade risk limits; empty means none. Amounts
+// are decimal strings in the quote asset; PriceBand is a fraction.
+type Risk struct {
+	// MaxOrderNotional bounds quantity times price (for a market order,
+	// the venue's reference price) of one order.
+	MaxOrderNotional string `yaml:"max_order_notional"`
+	// MaxOpenNotional bounds the notional of the strategy's orders that
+	// are routed and not yet closed, this one included.
+	MaxOpenNotional string `yaml:"max_open_notional"`
+	// PriceBand refuses a limit price further than this fraction from the
+	// venue's reference price (the fat-finger guard), e.g. "0.05".
+	PriceBand string `yaml:"price_band"`
+}
+
+// Permissions restrict what a key may be used for; empty means no
+// restriction.
+type Permissions struct {
+	// Symbols are glob patterns (path.Match: BTC-*, *-USDT).
+	Symbols       []string `yaml:"symbols"`
+	Sides         []string `yaml:"sides"`
+	Types         []string `yaml:"types"`
+	MaxNotional   string   `yaml:"max_notional"`
+	MaxOpenOrders int      `yaml:"max_open_orders"`
+}
+
+// Router configures the router role.
+type Router struct {
+	// HeartbeatTimeout: a key whose executor has been silent this long is
+	// down (default 3s).
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
 }
 
 // Streams configures the JetStream streams and KV bucket.
@@ -135,13 +179,14 @@ type Streams struct {
 
 // Defaults of fields left empty.
 const (
-	DefaultQueueSize       = 1024
-	DefaultReplicas        = 1
-	DefaultOrdersMaxAge    = 7 * 24 * time.Hour
-	DefaultReportsMaxAge   = 7 * 24 * time.Hour
-	DefaultReportsMaxBytes = 1 << 30
-	DefaultPaperTick       = 100 * time.Millisecond
-	DefaultPaperFee        = "0.001"
+	DefaultQueueSize        = 1024
+	DefaultReplicas         = 1
+	DefaultOrdersMaxAge     = 7 * 24 * time.Hour
+	DefaultReportsMaxAge    = 7 * 24 * time.Hour
+	DefaultReportsMaxBytes  = 1 << 30
+	DefaultPaperTick        = 100 * time.Millisecond
+	DefaultPaperFee         = "0.001"
+	DefaultHeartbeatTimeout = 3 * time.Second
 )
 
 // Default returns the default config: strategies alpha and beta, each
@@ -184,6 +229,9 @@ func Parse(data []byte) (*Config, error) {
 }
 
 func (c *Config) applyDefaults() {
+	if c.Router.HeartbeatTimeout == 0 {
+		c.Router.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
 	if c.Streams.Replicas == 0 {
 		c.Streams.Replicas = DefaultReplicas
 	}
@@ -333,6 +381,7 @@ func (c *Config) Validate() error {
 			names[l.Name] = true
 			validateLimit(lp, l, bad)
 		}
+		validatePermissions(p+".permissions", k.Permissions, bad)
 		for i, l := range k.VenueLimits {
 			validateLimit(fmt.Sprintf("%s.venue_limits[%d]", p, i), l, bad)
 		}
@@ -347,6 +396,23 @@ func (c *Config) Validate() error {
 		}
 		if len(s.Keys) == 0 {
 			bad(p+".keys", "at least one key is required")
+		}
+		switch s.Policy {
+		case "", "failover", "sticky", "least_loaded":
+		case "pinned":
+			if len(s.Keys) != 1 {
+				bad(p+".keys", "policy pinned takes exactly one key, got %d", len(s.Keys))
+			}
+		default:
+			bad(p+".policy", "unknown policy %q (failover, pinned, sticky, least_loaded)", s.Policy)
+		}
+		for name, v := range map[string]string{"max_order_notional": s.Risk.MaxOrderNotional, "max_open_notional": s.Risk.MaxOpenNotional, "price_band": s.Risk.PriceBand} {
+			if v == "" {
+				continue
+			}
+			if d, err := decimal.NewFromString(v); err != nil || !d.IsPositive() {
+				bad(p+".risk."+name, "must be a positive decimal, got %q", v)
+			}
 		}
 		seen := map[string]bool{}
 		for i, k := range s.Keys {
@@ -369,6 +435,32 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return errs
+}
+
+func validatePermissions(p string, pm Permissions, bad func(string, string, ...any)) {
+	for i, g := range pm.Symbols {
+		if _, err := path.Match(g, "BTC-USDT"); err != nil {
+			bad(fmt.Sprintf("%s.symbols[%d]", p, i), "bad pattern %q: %v", g, err)
+		}
+	}
+	for i, v := range pm.Sides {
+		if v != "buy" && v != "sell" {
+			bad(fmt.Sprintf("%s.sides[%d]", p, i), "must be buy or sell, got %q", v)
+		}
+	}
+	for i, v := range pm.Types {
+		if v != "limit" && v != "market" {
+			bad(fmt.Sprintf("%s.types[%d]", p, i), "must be limit or market, got %q", v)
+		}
+	}
+	if pm.MaxNotional != "" {
+		if d, err := decimal.NewFromString(pm.MaxNotional); err != nil || !d.IsPositive() {
+			bad(p+".max_notional", "must be a positive decimal, got %q", pm.MaxNotional)
+		}
+	}
+	if pm.MaxOpenOrders < 0 {
+		bad(p+".max_open_orders", "must not be negative")
+	}
 }
 
 func validateLimit(p string, l Limit, bad func(string, string, ...any)) {
@@ -438,4 +530,14 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// Dec parses a validated decimal string of the config; "" is zero and
+// false.
+func Dec(s string) (decimal.Decimal, bool) {
+	if s == "" {
+		return decimal.Zero, false
+	}
+	d, err := decimal.NewFromString(s)
+	return d, err == nil
 }

@@ -171,7 +171,12 @@ type KeyStatus struct {
 	State      KeyState      `json:"state"`
 	Limits     []LimitStatus `json:"limits"`
 	QueueDepth int           `json:"queue_depth"`
-	Worker     string        `json:"worker"`
+	// OpenOrders counts the key's orders at the venue not yet closed.
+	OpenOrders int `json:"open_orders"`
+	// Prices are the venue's reference prices of the symbols it trades,
+	// where the venue tells them (the risk checks' price band uses them).
+	Prices map[string]decimal.Decimal `json:"prices,omitempty"`
+	Worker string                     `json:"worker"`
 	// Until is when a throttled or banned key may be used again.
 	Until *time.Time `json:"until,omitempty"`
 	// Message says why a key is down or halted.
