@@ -87,6 +87,14 @@ func (w *Worker) step(ctx context.Context) time.Duration {
 		w.mu.Unlock()
 		return -1
 	}
+	if w.state == messages.KeyHalted && it.order != nil && !it.inDoubt {
+		// Halted: cancels and look-ups still go out, new orders do not.
+		q.pop()
+		w.dropLocked(it.order)
+		w.mu.Unlock()
+		w.refuse(ctx, it, messages.ReasonHalted, fmt.Sprintf("key %s is halted", w.opts.Key))
+		return 0
+	}
 	if it.cancel != nil {
 		// A cancel of an order still queued here needs no venue request,
 		// so no budget: it is done at once.
@@ -229,11 +237,27 @@ func (w *Worker) onVenueError(ctx context.Context, it *item, err error) bool {
 		if until.IsZero() {
 			until = w.now().Add(time.Second)
 		}
-		w.setState(state, until, ve.Error())
+		// Back in the queue first, so the state change hands it to
+		// another key with the rest.
 		w.requeue(it, 0)
+		w.setState(state, until, ve.Error())
 		return true
 	case KeyInvalid:
-		w.setState(messages.KeyDown, time.Time{}, ve.Error())
+		if it.order != nil && !it.inDoubt {
+			w.requeue(it, 0)
+			w.setState(messages.KeyDown, time.Time{}, ve.Error())
+			w.mu.Lock()
+			stuck := w.newQ.remove(it.order) // not handed back: pinned or moved once already
+			if stuck != nil {
+				w.dropLocked(it.order)
+			}
+			w.mu.Unlock()
+			if stuck == nil {
+				return true
+			}
+		} else {
+			w.setState(messages.KeyDown, time.Time{}, ve.Error())
+		}
 		w.refuse(ctx, it, messages.ReasonKeyUnavailable, fmt.Sprintf("key %s is down: %s", w.opts.Key, ve.Error()))
 		return true
 	case Unavailable:
@@ -397,6 +421,10 @@ func (w *Worker) sendCancel(ctx context.Context, it *item) {
 			return
 		case rec.Status.Terminal():
 			w.cancelRejected(ctx, it.msg, ec, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already %s", ec.ClientOrderID, rec.Status))
+			return
+		case rec.Key != "" && rec.Key != w.opts.Key:
+			// The order was moved to another key: the cancel follows it.
+			w.forwardCancel(ctx, it, rec.Key)
 			return
 		case rec.Intent == nil || rec.Status == "":
 			// Routed here but not yet taken in: try again shortly.

@@ -36,7 +36,7 @@ func (w *Worker) intakeNew(m jetstream.Msg) {
 	ctx := context.Background()
 	now := w.now()
 	o := newOrder(&eo)
-	it := &item{msg: m, order: o}
+	it := &item{msg: m, order: o, route: max(eo.Routed, 1)}
 	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
 		it.inDoubt = true
 		if !w.restore(ctx, o) {
@@ -60,6 +60,21 @@ func (w *Worker) intakeNew(m jetstream.Msg) {
 	}
 
 	w.mu.Lock()
+	if !w.state.Usable() && !it.inDoubt {
+		// Routed here just before the key turned bad: hand it back, or
+		// refuse it if it is halted here and cannot move.
+		halted := w.state == messages.KeyHalted
+		w.mu.Unlock()
+		switch {
+		case o.intent.Key == "" && it.route < maxRoutes:
+			w.reroute(ctx, it)
+			return
+		case halted:
+			w.refuse(ctx, it, messages.ReasonHalted, fmt.Sprintf("key %s is halted", w.opts.Key))
+			return
+		}
+		w.mu.Lock()
+	}
 	if w.orders[o.kvKey] != nil {
 		// A redelivery of a message this worker still holds: the
 		// original's ack settles it.

@@ -16,6 +16,7 @@ type item struct {
 	// answer that left the outcome unknown); ask the venue before sending.
 	inDoubt   bool
 	attempts  int
+	route     int       // how often the order was handed to a key (ExecOrder.Routed)
 	notBefore time.Time // backoff after a failed attempt
 }
 

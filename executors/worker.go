@@ -55,6 +55,7 @@ type Worker struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
+	ctl    jetstream.KeyValue // halts; nil: none
 	venue  Venue
 	budget Budget
 	log    zerolog.Logger
@@ -81,8 +82,9 @@ type Worker struct {
 }
 
 // NewWorker returns a worker for opts.Key over venue with budget b. The
-// streams and bucket must exist (router.Provision).
-func NewWorker(nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, venue Venue, b Budget, opts Options) *Worker {
+// streams and buckets must exist (router.Provision): kv is the order-state
+// bucket, control the bucket of halts (nil: the key is never halted).
+func NewWorker(nc *nats.Conn, js jetstream.JetStream, kv, control jetstream.KeyValue, venue Venue, b Budget, opts Options) *Worker {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
@@ -99,7 +101,7 @@ func NewWorker(nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, ven
 		opts.WorkerID = opts.Key + "@" + nats.NewInbox()[7:15]
 	}
 	return &Worker{
-		opts: opts, nc: nc, js: js, kv: kv, venue: venue, budget: b, now: opts.Now,
+		opts: opts, nc: nc, js: js, kv: kv, ctl: control, venue: venue, budget: b, now: opts.Now,
 		log:    opts.Logger.With().Str("role", "executor").Str("key", opts.Key).Logger(),
 		orders: map[string]*order{}, byClient: map[string]*order{},
 		state: messages.KeyActive,
@@ -161,6 +163,12 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	if w.ctl != nil {
+		if err := w.watchHalts(bgCtx); err != nil {
+			return fmt.Errorf("executor %s: watching halts: %w", w.opts.Key, err)
+		}
+	}
 	bg.Add(2)
 	go func() { defer bg.Done(); w.statusLoop(bgCtx) }()
 	go func() { defer bg.Done(); w.updatesLoop(bgCtx) }()
@@ -200,7 +208,9 @@ func signal(c chan struct{}) {
 	}
 }
 
-// setState changes the key's state and publishes it at once.
+// setState changes the key's state and publishes it at once. When the key
+// turns unusable, the new orders waiting in its queue are handed back to
+// the router to go to another key of their pool (see handBackQueued).
 func (w *Worker) setState(s messages.KeyState, until time.Time, msg string) {
 	w.mu.Lock()
 	changed := w.state != s || !w.until.Equal(until)
@@ -210,6 +220,9 @@ func (w *Worker) setState(s messages.KeyState, until time.Time, msg string) {
 		w.log.Warn().Str("state", string(s)).Time("until", until).Str("why", msg).Msg("key state")
 		signal(w.changed)
 		signal(w.wake)
+		if !s.Usable() {
+			w.handBackQueued(context.Background())
+		}
 	}
 }
 

@@ -18,6 +18,8 @@ type ExecOrder struct {
 	IntentSeq uint64 `json:"intent_seq"`
 	// Routed counts how often the intent was handed to a key (1 at first).
 	Routed int `json:"routed,omitempty"`
+	// From is the key that handed the order back (on orders.reroute).
+	From string `json:"from,omitempty"`
 }
 
 // ExecCancel is the internal message on exec.<key>.cancel.
@@ -43,7 +45,53 @@ const (
 	StreamExec    = "EXEC"
 	StreamReports = "REPORTS"
 	BucketOrders  = "ORDERSTATE"
+	// BucketControl holds what is halted: keys "all", "strategy.<id>",
+	// "key.<id>".
+	BucketControl = "CONTROL"
+	// ControlService is the name of the request/reply control service
+	// (halt, resume, reload) and the prefix of its subjects.
+	ControlService = "keyrouter"
 )
+
+// HaltRequest asks the control service to halt or resume: everything, a
+// strategy or a key. With CancelOpen a halt also cancels the resting
+// orders it covers.
+type HaltRequest struct {
+	All        bool   `json:"all,omitempty"`
+	Strategy   string `json:"strategy,omitempty"`
+	Key        string `json:"key,omitempty"`
+	CancelOpen bool   `json:"cancel_open,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// ControlKey is the CONTROL bucket key of what r names, or "" if it names
+// nothing or more than one thing.
+func (r HaltRequest) ControlKey() string {
+	n := 0
+	k := ""
+	if r.All {
+		n, k = n+1, "all"
+	}
+	if r.Strategy != "" {
+		n, k = n+1, "strategy."+r.Strategy
+	}
+	if r.Key != "" {
+		n, k = n+1, "key."+r.Key
+	}
+	if n != 1 || (r.Strategy != "" && !ValidID(r.Strategy)) || (r.Key != "" && !ValidID(r.Key)) {
+		return ""
+	}
+	return k
+}
+
+// ControlReply is the control service's answer.
+type ControlReply struct {
+	OK       bool   `json:"ok"`
+	Halted   string `json:"halted,omitempty"`
+	Resumed  string `json:"resumed,omitempty"`
+	Canceled int    `json:"canceled,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
 
 // OrderRecord is the order-state KV value of (strategy, client_order_id):
 // written by the router when it accepts the intent for routing (the

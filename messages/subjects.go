@@ -17,6 +17,14 @@ func OrdersNewSubject(strategy string) string { return OrdersNewPrefix + strateg
 // OrdersCancelSubject is where strategy publishes its CancelIntents.
 func OrdersCancelSubject(strategy string) string { return OrdersCancelPrefix + strategy }
 
+// OrdersReroutePrefix carries orders an executor hands back to the router
+// (internal; inside the ORDERS stream so none is lost).
+const OrdersReroutePrefix = "orders.reroute."
+
+// OrdersRerouteSubject is where a key's executor hands back an unsent
+// order of strategy for another key.
+func OrdersRerouteSubject(strategy string) string { return OrdersReroutePrefix + strategy }
+
 // ReportSubject is where keyrouter publishes strategy's reports of kind.
 func ReportSubject(strategy string, kind ReportKind) string {
 	return ReportsPrefix + strategy + "." + string(kind)

@@ -2,68 +2,188 @@ package router
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"time"
 
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/shopspring/decimal"
 )
 
-// HealthView tells the router whether a key may take new orders now.
-type HealthView interface {
-	// Usable reports whether key can take new orders at now; a key never
-	// heard from is usable (its orders wait in EXEC until it starts).
-	Usable(key string, now time.Time) bool
+// View is what the router knows besides the config when it decides where
+// an intent goes: the keys' health and load, reference prices, the
+// strategy's open notional, and what is halted.
+type View interface {
+	Candidate(key string, now time.Time) Candidate
+	OpenOrders(key string) int
+	Price(symbol string) (decimal.Decimal, bool)
+	OpenNotional(strategy string) decimal.Decimal
+	// HaltedStrategy reports a halt of the strategy or of everything;
+	// HaltedKey a halt of the key.
+	HaltedStrategy(strategy string) bool
+	HaltedKey(key string) bool
 }
 
 // Decision is where an intent goes: a Key, or a Reason it is refused.
+// Notional is the intent's notional as the risk checks priced it (zero
+// when unknown).
 type Decision struct {
-	Key     string
-	Reason  messages.Reason
-	Message string
+	Key      string
+	Reason   messages.Reason
+	Message  string
+	Notional decimal.Decimal
 }
 
-// ChooseKey decides which key takes in, or why none does. It checks that
-// the strategy is configured and may use the key or venue the intent asks
-// for, and that the intent has not expired at now; then takes the first
-// usable key of the strategy's list. If none is usable, an intent with a
-// deadline goes to the first allowed key to wait there (its executor
-// expires it if the key cannot send it in time); one without is refused
-// with key_unavailable.
-func ChooseKey(cfg *configs.Config, health HealthView, in *messages.OrderIntent, now time.Time) Decision {
+func refuse(reason messages.Reason, format string, args ...any) Decision {
+	return Decision{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// ChooseKey decides which key takes in, or why none does, in this order:
+// the strategy is configured; the intent has not expired; nothing it needs
+// is halted; it may use the key or venue it asks for and some key of its
+// pool permits its symbol, side, type, size and open orders (before any
+// budget is spent: not_permitted); it passes the strategy's risk limits;
+// then the strategy's policy picks among the usable keys. If none is
+// usable, an intent with a deadline goes to the policy's first choice to
+// wait there (its executor expires it if it cannot be sent in time); one
+// without is refused with key_unavailable.
+func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.Time) Decision {
 	st, ok := cfg.Strategies[in.Strategy]
 	if !ok {
-		return Decision{Reason: messages.ReasonUnknownStrategy, Message: fmt.Sprintf("strategy %q is not configured", in.Strategy)}
+		return refuse(messages.ReasonUnknownStrategy, "strategy %q is not configured", in.Strategy)
 	}
 	if in.ExpiresAt != nil && !now.Before(*in.ExpiresAt) {
-		return Decision{Reason: messages.ReasonExpired, Message: "expires_at " + in.ExpiresAt.Format(time.RFC3339Nano) + " had passed when the intent arrived"}
+		return refuse(messages.ReasonExpired, "expires_at %s had passed when the intent arrived", in.ExpiresAt.Format(time.RFC3339Nano))
 	}
-	candidates := st.Keys
+	if v.HaltedStrategy(in.Strategy) {
+		return refuse(messages.ReasonHalted, "strategy %s is halted", in.Strategy)
+	}
+	pool := st.Keys
 	if in.Key != "" {
 		if !slices.Contains(st.Keys, in.Key) {
-			return Decision{Reason: messages.ReasonNotPermitted, Message: fmt.Sprintf("key %q is not one strategy %s may use", in.Key, in.Strategy)}
+			return refuse(messages.ReasonNotPermitted, "key %q is not one strategy %s may use", in.Key, in.Strategy)
 		}
-		candidates = []string{in.Key}
+		pool = []string{in.Key}
 	}
-	if in.Venue != "" {
-		var onVenue []string
-		for _, k := range candidates {
-			if cfg.Keys[k].Venue == in.Venue {
-				onVenue = append(onVenue, k)
+	notional, priced := notionalOf(v, in)
+	var allowed []string
+	var why string
+	for _, k := range pool {
+		kc := cfg.Keys[k]
+		if in.Venue != "" && kc.Venue != in.Venue {
+			if why == "" {
+				why = fmt.Sprintf("strategy %s may use no key of venue %q", in.Strategy, in.Venue)
 			}
+			continue
 		}
-		if len(onVenue) == 0 {
-			return Decision{Reason: messages.ReasonNotPermitted, Message: fmt.Sprintf("strategy %s may use no key of venue %q", in.Strategy, in.Venue)}
+		if msg := permits(kc.Permissions, k, in, notional, priced, v.OpenOrders(k)); msg != "" {
+			if why == "" {
+				why = msg
+			}
+			continue
 		}
-		candidates = onVenue
+		allowed = append(allowed, k)
 	}
-	for _, k := range candidates {
-		if health.Usable(k, now) {
-			return Decision{Key: k}
+	if len(allowed) == 0 {
+		return refuse(messages.ReasonNotPermitted, "%s", why)
+	}
+	if msg := riskCheck(st.Risk, v, in, notional, priced); msg != "" {
+		return refuse(messages.ReasonRisk, "%s", msg)
+	}
+	var open []string
+	for _, k := range allowed {
+		if !v.HaltedKey(k) {
+			open = append(open, k)
 		}
+	}
+	if len(open) == 0 {
+		return refuse(messages.ReasonHalted, "every key the intent may use is halted (%v)", allowed)
+	}
+	policy, _ := ParsePolicy(st.Policy)
+	cands := make([]Candidate, len(open))
+	for i, k := range open {
+		cands[i] = v.Candidate(k, now)
+	}
+	if ranked := Rank(policy, cands, in.Symbol); len(ranked) > 0 {
+		return Decision{Key: ranked[0], Notional: notional}
 	}
 	if in.ExpiresAt != nil {
-		return Decision{Key: candidates[0]}
+		for i := range cands {
+			cands[i].Usable = true
+		}
+		if ranked := Rank(policy, cands, in.Symbol); len(ranked) > 0 {
+			return Decision{Key: ranked[0], Notional: notional}
+		}
 	}
-	return Decision{Reason: messages.ReasonKeyUnavailable, Message: fmt.Sprintf("no usable key among %v and the intent has no expires_at to wait for", candidates)}
+	return refuse(messages.ReasonKeyUnavailable, "no usable key among %v and the intent has no expires_at to wait for", open)
+}
+
+// notionalOf is quantity times the limit price, or times the reference
+// price for a market order; false if no price is known.
+func notionalOf(v View, in *messages.OrderIntent) (decimal.Decimal, bool) {
+	if in.Price != nil {
+		return in.Quantity.Mul(*in.Price), true
+	}
+	if p, ok := v.Price(in.Symbol); ok {
+		return in.Quantity.Mul(p), true
+	}
+	return decimal.Zero, false
+}
+
+// permits returns why key k may not take in, or "".
+func permits(pm configs.Permissions, k string, in *messages.OrderIntent, notional decimal.Decimal, priced bool, open int) string {
+	if len(pm.Symbols) > 0 && !slices.ContainsFunc(pm.Symbols, func(g string) bool {
+		ok, _ := path.Match(g, in.Symbol)
+		return ok
+	}) {
+		return fmt.Sprintf("key %s may not trade %s (symbols %v)", k, in.Symbol, pm.Symbols)
+	}
+	if len(pm.Sides) > 0 && !slices.Contains(pm.Sides, string(in.Side)) {
+		return fmt.Sprintf("key %s may not %s", k, in.Side)
+	}
+	if len(pm.Types) > 0 && !slices.Contains(pm.Types, string(in.Type)) {
+		return fmt.Sprintf("key %s may not place %s orders", k, in.Type)
+	}
+	if max, ok := configs.Dec(pm.MaxNotional); ok {
+		if !priced {
+			return fmt.Sprintf("key %s bounds order notional and there is no reference price for %s", k, in.Symbol)
+		}
+		if notional.GreaterThan(max) {
+			return fmt.Sprintf("order notional %s is above key %s's max_notional %s", notional, k, max)
+		}
+	}
+	if pm.MaxOpenOrders > 0 && open >= pm.MaxOpenOrders {
+		return fmt.Sprintf("key %s has %d open orders, its max_open_orders", k, open)
+	}
+	return ""
+}
+
+// riskCheck returns why in breaks the strategy's risk limits, or "".
+func riskCheck(r configs.Risk, v View, in *messages.OrderIntent, notional decimal.Decimal, priced bool) string {
+	maxOrder, hasMaxOrder := configs.Dec(r.MaxOrderNotional)
+	maxOpen, hasMaxOpen := configs.Dec(r.MaxOpenNotional)
+	band, hasBand := configs.Dec(r.PriceBand)
+	if (hasMaxOrder || hasMaxOpen) && !priced {
+		return fmt.Sprintf("no reference price for %s to bound the notional of a market order", in.Symbol)
+	}
+	if hasMaxOrder && notional.GreaterThan(maxOrder) {
+		return fmt.Sprintf("order notional %s is above max_order_notional %s", notional, maxOrder)
+	}
+	if hasMaxOpen {
+		if open := v.OpenNotional(in.Strategy).Add(notional); open.GreaterThan(maxOpen) {
+			return fmt.Sprintf("open notional would be %s, above max_open_notional %s", open, maxOpen)
+		}
+	}
+	if hasBand && in.Price != nil {
+		ref, ok := v.Price(in.Symbol)
+		if !ok || !ref.IsPositive() {
+			return fmt.Sprintf("no reference price for %s to check the price band", in.Symbol)
+		}
+		if dev := in.Price.Sub(ref).Abs().Div(ref); dev.GreaterThan(band) {
+			return fmt.Sprintf("price %s is %s%% from the reference price %s, outside the band of %s%%",
+				in.Price, dev.Mul(decimal.NewFromInt(100)).StringFixed(2), ref, band.Mul(decimal.NewFromInt(100)).String())
+		}
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,23 +38,29 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 	Now              func() time.Time
 	Logger           zerolog.Logger
+	// Reload, if set, reads the config again for a reload request.
+	Reload func() (*configs.Config, error)
 }
 
 // Router routes intents to key partitions. Create with New, start with Run.
 type Router struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	kv     jetstream.KeyValue
-	cfg    atomic.Pointer[configs.Config]
-	health *Health
-	opts   Options
-	log    zerolog.Logger
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	kv      jetstream.KeyValue
+	control jetstream.KeyValue
+	cfg     atomic.Pointer[configs.Config]
+	health  *Health
+	book    *Book
+	halts   *Halts
+	opts    Options
+	log     zerolog.Logger
+	sem     chan struct{}
+	wg      sync.WaitGroup
 }
 
-// New returns a Router over the provisioned streams (see Provision).
-func New(nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, cfg *configs.Config, opts Options) *Router {
+// New returns a Router over the provisioned streams and buckets (see
+// Provision).
+func New(nc *nats.Conn, js jetstream.JetStream, b Buckets, cfg *configs.Config, opts Options) *Router {
 	if opts.Workers <= 0 {
 		opts.Workers = 64
 	}
@@ -63,8 +70,11 @@ func New(nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, cfg *conf
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Router{nc: nc, js: js, kv: kv, opts: opts, log: opts.Logger.With().Str("role", "router").Logger(),
-		health: NewHealth(opts.HeartbeatTimeout), sem: make(chan struct{}, opts.Workers)}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = cfg.Router.HeartbeatTimeout
+	}
+	r := &Router{nc: nc, js: js, kv: b.Orders, control: b.Control, opts: opts, log: opts.Logger.With().Str("role", "router").Logger(),
+		health: NewHealth(opts.HeartbeatTimeout), book: NewBook(), halts: NewHalts(), sem: make(chan struct{}, opts.Workers)}
 	r.cfg.Store(cfg)
 	return r
 }
@@ -74,6 +84,13 @@ func (r *Router) Reload(cfg *configs.Config) { r.cfg.Store(cfg) }
 
 // Health returns the router's view of the keys.
 func (r *Router) Health() *Health { return r.health }
+
+// view is what ChooseKey sees: health and load, the book, the halts.
+type view struct {
+	*Health
+	*Book
+	*Halts
+}
 
 // Run consumes ORDERS until ctx is done, then stops pulling, finishes the
 // intents in hand and returns.
@@ -88,6 +105,22 @@ func (r *Router) Run(ctx context.Context) error {
 		return fmt.Errorf("router: subscribing to key status: %w", err)
 	}
 	defer sub.Unsubscribe()
+	if err := r.halts.Watch(ctx, r.control); err != nil {
+		return fmt.Errorf("router: watching halts: %w", err)
+	}
+	if err := r.rebuildBook(ctx); err != nil {
+		return fmt.Errorf("router: open orders: %w", err)
+	}
+	follow, err := r.followReports(ctx)
+	if err != nil {
+		return fmt.Errorf("router: following reports: %w", err)
+	}
+	defer follow.Stop()
+	svc, err := r.serveControl()
+	if err != nil {
+		return fmt.Errorf("router: control service: %w", err)
+	}
+	defer svc.Stop()
 
 	var ccs []jetstream.ConsumeContext
 	for _, c := range []struct {
@@ -96,6 +129,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}{
 		{ConsumerNew, messages.OrdersNewPrefix + "*", r.handleNew},
 		{ConsumerCancel, messages.OrdersCancelPrefix + "*", r.handleCancel},
+		{ConsumerReroute, messages.OrdersReroutePrefix + "*", r.handleReroute},
 	} {
 		cons, err := r.js.CreateOrUpdateConsumer(ctx, messages.StreamOrders, jetstream.ConsumerConfig{
 			Durable:       c.name,
@@ -109,13 +143,21 @@ func (r *Router) Run(ctx context.Context) error {
 			return fmt.Errorf("router: consumer %s: %w", c.name, err)
 		}
 		handle := c.handle
-		seq := newSequencer()
+		// One line per strategy: a strategy's intents keep their order, and
+		// no strategy's publishes wait behind another's.
+		seqs := map[string]*sequencer{}
 		// Handlers run on their own context: shutdown stops the pulling,
 		// not the intents already taken.
 		work := context.WithoutCancel(ctx)
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			r.sem <- struct{}{}
 			r.wg.Add(1)
+			strategy := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]
+			seq := seqs[strategy]
+			if seq == nil {
+				seq = newSequencer()
+				seqs[strategy] = seq
+			}
 			t := seq.ticket()
 			go func() {
 				defer func() { t.release(); <-r.sem; r.wg.Done() }()
@@ -156,7 +198,7 @@ func (r *Router) handleNew(ctx context.Context, m jetstream.Msg, t *turn) {
 	}
 	log := r.log.With().Str("strategy", strategy).Str("client_order_id", in.ClientOrderID).Logger()
 	cfg := r.cfg.Load()
-	d := ChooseKey(cfg, r.health, &in, now)
+	d := ChooseKey(cfg, view{r.health, r.book, r.halts}, &in, now)
 	if d.Reason == messages.ReasonUnknownStrategy {
 		r.reject(ctx, m, t, &in, d.Reason, d.Message, 1)
 		return
@@ -210,8 +252,14 @@ func (r *Router) handleNew(ctx context.Context, m jetstream.Msg, t *turn) {
 		return
 	}
 	eo, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: now, IntentSeq: meta.Sequence.Stream, Routed: 1})
+	// Counted before the publish, so the first report cannot come back
+	// before the order is on the books.
+	r.health.Sent(rec.Key)
+	r.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
 	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecNewSubject(rec.Key), Data: eo}, jetstream.WithMsgID(kvKey)); err != nil {
 		log.Warn().Err(err).Str("key", rec.Key).Msg("publish to executor failed; will retry")
+		r.health.Seen(rec.Key)
+		r.book.Remove(strategy, in.ClientOrderID)
 		_ = m.NakWithDelay(100 * time.Millisecond)
 		return
 	}
@@ -307,3 +355,45 @@ func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, t *turn, r
 }
 
 var decimalZero = decimal.Zero
+
+// followReports feeds the first report of every order back to the health
+// view (the key's in-flight count) and every report to the book. It reads
+// the REPORTS stream (from now) with an ordered consumer, so none is
+// missed while the router runs.
+func (r *Router) followReports(ctx context.Context) (jetstream.ConsumeContext, error) {
+	cons, err := r.js.OrderedConsumer(ctx, messages.StreamReports, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return nil, err
+	}
+	return cons.Consume(func(m jetstream.Msg) {
+		var rep messages.ExecutionReport
+		if json.Unmarshal(m.Data(), &rep) != nil {
+			return
+		}
+		if rep.Seq == 1 && rep.Key != "" {
+			r.health.Seen(rep.Key)
+		}
+		r.book.Update(&rep)
+	})
+}
+
+// rebuildBook puts the open orders of the order-state bucket on the book
+// at their limit price (an open market order, which has none, is left out).
+func (r *Router) rebuildBook(ctx context.Context) error {
+	lister, err := r.kv.ListKeys(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil
+		}
+		return err
+	}
+	for k := range lister.Keys() {
+		rec, err := r.getRecord(ctx, k)
+		if err != nil || rec.Key == "" || rec.Intent == nil || rec.Intent.Price == nil || rec.Status.Terminal() {
+			continue
+		}
+		leaves := rec.Intent.Quantity.Sub(rec.CumQuantity)
+		r.book.Add(rec.Strategy, rec.ClientOrderID, leaves, leaves.Mul(*rec.Intent.Price))
+	}
+	return nil
+}

@@ -2,9 +2,10 @@ package router
 
 import "sync"
 
-// sequencer lets intents be handled concurrently while their effects (the
-// publish to an executor, or a report) are issued in the order the intents
-// arrived, so a key's queue sees a strategy's orders first in, first out.
+// sequencer lets a strategy's intents be handled concurrently while their
+// effects (the publish to an executor, or a report) are issued in the order
+// the intents arrived, so a key's queue sees the strategy's orders first in,
+// first out. The router keeps one per strategy.
 // Tickets are handed out in arrival order by the (serial) consume
 // callback; each handler waits for its turn before issuing its publish
 // and passes the turn on at once, then waits for the publish's ack

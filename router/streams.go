@@ -57,25 +57,38 @@ func OrderBucketConfig(sc configs.Streams) jetstream.KeyValueConfig {
 	}
 }
 
-// Provision creates the streams and the order-state bucket if they do not
-// exist. Re-running it changes nothing; a stream that exists with another
-// config is an error wrapping ErrStreamConflict, and is left as it is.
-func Provision(ctx context.Context, js jetstream.JetStream, sc configs.Streams) (jetstream.KeyValue, error) {
+// Buckets are the KV buckets every role uses.
+type Buckets struct {
+	Orders  jetstream.KeyValue // order state by strategy.client_order_id
+	Control jetstream.KeyValue // halts
+}
+
+// Provision creates the streams and the buckets if they do not exist.
+// Re-running it changes nothing; a stream that exists with another config
+// is an error wrapping ErrStreamConflict, and is left as it is.
+func Provision(ctx context.Context, js jetstream.JetStream, sc configs.Streams) (Buckets, error) {
 	for _, cfg := range StreamConfigs(sc) {
 		if _, err := js.CreateStream(ctx, cfg); err != nil {
 			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				return nil, fmt.Errorf("%w: stream %s (subjects %v): compare `nats stream info %s` with keyrouter's streams settings: %v",
+				return Buckets{}, fmt.Errorf("%w: stream %s (subjects %v): compare `nats stream info %s` with keyrouter's streams settings: %v",
 					ErrStreamConflict, cfg.Name, cfg.Subjects, cfg.Name, err)
 			}
-			return nil, fmt.Errorf("router: creating stream %s: %w", cfg.Name, err)
+			return Buckets{}, fmt.Errorf("router: creating stream %s: %w", cfg.Name, err)
 		}
 	}
-	kv, err := js.CreateKeyValue(ctx, OrderBucketConfig(sc))
-	if err != nil {
-		if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil, fmt.Errorf("%w: KV bucket %s: %v", ErrStreamConflict, messages.BucketOrders, err)
+	var b Buckets
+	for _, c := range []struct {
+		cfg jetstream.KeyValueConfig
+		dst *jetstream.KeyValue
+	}{{OrderBucketConfig(sc), &b.Orders}, {ControlBucketConfig(sc.Replicas), &b.Control}} {
+		kv, err := js.CreateKeyValue(ctx, c.cfg)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				return Buckets{}, fmt.Errorf("%w: KV bucket %s: %v", ErrStreamConflict, c.cfg.Bucket, err)
+			}
+			return Buckets{}, fmt.Errorf("router: creating KV bucket %s: %w", c.cfg.Bucket, err)
 		}
-		return nil, fmt.Errorf("router: creating KV bucket %s: %w", messages.BucketOrders, err)
+		*c.dst = kv
 	}
-	return kv, nil
+	return b, nil
 }

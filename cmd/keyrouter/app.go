@@ -55,7 +55,7 @@ type App struct {
 	nc        *nats.Conn
 	ncClosed  chan struct{} // closed when nc is
 	js        jetstream.JetStream
-	kv        jetstream.KeyValue
+	buckets   router.Buckets
 	router    *router.Router
 	workers   map[string]*executors.Worker
 	venues    map[string]executors.Venue
@@ -114,12 +114,12 @@ func (a *App) Start(ctx context.Context) error {
 		a.Close()
 		return err
 	}
-	kv, err := router.Provision(ctx, a.js, a.Config.Streams)
+	buckets, err := router.Provision(ctx, a.js, a.Config.Streams)
 	if err != nil {
 		a.Close()
 		return err
 	}
-	a.kv = kv
+	a.buckets = buckets
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	if err := a.startExecutors(runCtx); err != nil {
@@ -127,7 +127,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	if a.RunRouter {
-		a.router = router.New(a.nc, a.js, a.kv, a.Config, a.RouterOptions)
+		a.router = router.New(a.nc, a.js, a.buckets, a.Config, a.RouterOptions)
 		a.spawn(runCtx, "router", a.router.Run)
 	}
 	return nil
@@ -269,7 +269,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 		}
 		wopts := a.WorkerOptions
 		wopts.Key, wopts.VenueName, wopts.QueueSize, wopts.Logger = id, kc.Venue, kc.QueueSize, a.Logger
-		w := executors.NewWorker(a.nc, a.js, a.kv, venue, b, wopts)
+		w := executors.NewWorker(a.nc, a.js, a.buckets.Orders, a.buckets.Control, venue, b, wopts)
 		a.workers[id] = w
 		a.spawn(ctx, "executor "+id, w.Run)
 	}

@@ -81,7 +81,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var bf benchFlags
-	fs.StringVar(&bf.scenario, "scenario", "hops", "scenario: hops (latency and throughput of the intent → accepted path, beside raw NATS), saturate (N keys under twice their budget)")
+	fs.StringVar(&bf.scenario, "scenario", "hops", "scenario: hops (latency and throughput of the intent → accepted path, beside raw NATS), saturate (N keys under twice their budget), isolation (a strategy's latency beside another's surge on other keys)")
 	fs.IntVar(&bf.intents, "intents", 20000, "intents sent for the throughput measurement")
 	fs.IntVar(&bf.latencyIntents, "latency-intents", 2000, "intents sent one at a time for the latency measurement")
 	fs.IntVar(&bf.inflight, "inflight", 512, "intents in flight for the throughput measurement")
@@ -115,8 +115,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		res, err = benchHops(&bf)
 	case "saturate":
 		res, err = benchSaturate(&bf)
+	case "isolation":
+		res, err = benchIsolation(&bf)
 	default:
-		return fmt.Errorf("unknown scenario %q (known: hops, saturate)", bf.scenario)
+		return fmt.Errorf("unknown scenario %q (known: hops, saturate, isolation)", bf.scenario)
 	}
 	if err != nil {
 		return err

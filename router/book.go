@@ -1,0 +1,87 @@
+package router
+
+import (
+	"sync"
+
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/shopspring/decimal"
+)
+
+// Book is the notional of each strategy's orders that are routed and not
+// yet closed, for the max_open_notional check. The router adds an order
+// when it routes it and follows its reports; an order's notional is its
+// leaves quantity at the price it was checked at. Safe for concurrent use.
+type Book struct {
+	mu     sync.Mutex
+	orders map[string]bookEntry // by order-state key
+	open   map[string]decimal.Decimal
+}
+
+type bookEntry struct {
+	strategy string
+	unit     decimal.Decimal // price per unit of quantity
+	notional decimal.Decimal
+}
+
+// NewBook returns an empty book.
+func NewBook() *Book {
+	return &Book{orders: map[string]bookEntry{}, open: map[string]decimal.Decimal{}}
+}
+
+// Add records a routed order of quantity qty with notional n.
+func (b *Book) Add(strategy, clientOrderID string, qty, n decimal.Decimal) {
+	if !n.IsPositive() || !qty.IsPositive() {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := messages.OrderKey(strategy, clientOrderID)
+	if _, ok := b.orders[k]; ok {
+		return
+	}
+	b.orders[k] = bookEntry{strategy: strategy, unit: n.Div(qty), notional: n}
+	b.open[strategy] = b.open[strategy].Add(n)
+}
+
+// Update follows a report: a closed order leaves the book, an open one
+// counts its leaves quantity.
+func (b *Book) Update(r *messages.ExecutionReport) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := messages.OrderKey(r.Strategy, r.ClientOrderID)
+	e, ok := b.orders[k]
+	if !ok {
+		return
+	}
+	n := decimal.Zero
+	if !r.Status.Terminal() && r.Kind != messages.KindCancelRejected {
+		n = r.LeavesQuantity.Mul(e.unit)
+	} else if r.Kind == messages.KindCancelRejected {
+		return
+	}
+	b.open[e.strategy] = b.open[e.strategy].Sub(e.notional).Add(n)
+	if r.Status.Terminal() {
+		delete(b.orders, k)
+		return
+	}
+	e.notional = n
+	b.orders[k] = e
+}
+
+// OpenNotional returns strategy's open notional.
+func (b *Book) OpenNotional(strategy string) decimal.Decimal {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open[strategy]
+}
+
+// Remove takes an order out of the book (its routing failed).
+func (b *Book) Remove(strategy, clientOrderID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := messages.OrderKey(strategy, clientOrderID)
+	if e, ok := b.orders[k]; ok {
+		b.open[e.strategy] = b.open[e.strategy].Sub(e.notional)
+		delete(b.orders, k)
+	}
+}
