@@ -46,6 +46,12 @@ type Checker interface {
 	Check(o Order) error
 }
 
+// Pricer is implemented by a Venue that knows reference prices; the
+// worker publishes them in KeyStatus for the router's risk checks.
+type Pricer interface {
+	Prices() map[string]decimal.Decimal
+}
+
 // Order is a new order as sent to a venue.
 type Order struct {
 	// ClientID is the venue-side client order ID, derived deterministically

@@ -274,13 +274,17 @@ func (w *Worker) Status() messages.KeyStatus {
 	st := messages.KeyStatus{
 		Key: w.opts.Key, Venue: w.opts.VenueName, State: w.state, Limits: []messages.LimitStatus{},
 		QueueDepth: w.newQ.len() + w.cancelQ.len(), Worker: w.opts.WorkerID,
-		Message: w.stateMsg, TS: now.UTC(),
+		OpenOrders: len(w.orders) - w.newQ.len(),
+		Message:    w.stateMsg, TS: now.UTC(),
 	}
 	if !w.until.IsZero() {
 		u := w.until.UTC()
 		st.Until = &u
 	}
 	w.mu.Unlock()
+	if p, ok := w.venue.(Pricer); ok {
+		st.Prices = p.Prices()
+	}
 	for _, l := range w.budget.Status(now) {
 		name := l.Name
 		if l.Symbol != "" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/configs"
+	"github.com/keyrouter/keyrouter/router"
 	"github.com/rs/zerolog"
 )
 
@@ -31,6 +32,9 @@ Use it:
   cancel     cancel an order and print the outcome
   tail       follow execution reports from the REPORTS stream
   keys       show every key's status (state, limits, queue)
+  halt       halt a strategy, a key or everything (--strategy S | --key K | --all [--cancel-open])
+  resume     undo a halt (--strategy S | --key K | --all)
+  reload     make the routers read their config file again
 
 Tools:
   check      validate a config file and exit (non-zero with the errors)
@@ -61,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"check":        cmdCheck,
 		"bench":        cmdBench,
 		"exchange-sim": cmdExchangeSim,
+		"halt":         cmdHalt,
+		"resume":       cmdResume,
+		"reload":       cmdReload,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
@@ -119,6 +126,14 @@ func (r *roleFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (*c
 	return cfg, log, err
 }
 
+// reloader reads the --config file again, or is nil without one.
+func (r *roleFlags) reloader() func() (*configs.Config, error) {
+	if r.config == "" {
+		return nil
+	}
+	return func() (*configs.Config, error) { return configs.Load(r.config) }
+}
+
 func (r *roleFlags) load() (*configs.Config, error) {
 	if r.config == "" {
 		return configs.Default(), nil
@@ -150,7 +165,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := &App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: AllKeys, Logger: log}
+	app := &App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: AllKeys, Logger: log,
+		RouterOptions: router.Options{Reload: rf.reloader()}}
 	if rf.nats != "" {
 		app.Listen = ""
 	}
@@ -166,7 +182,8 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(&App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log}, &rf, log)
+	return serve(&App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log,
+		RouterOptions: router.Options{Reload: rf.reloader()}}, &rf, log)
 }
 
 func cmdExecutor(args []string, stdout, stderr io.Writer) error {

@@ -13,6 +13,7 @@ import (
 )
 
 var _ executors.Venue = (*Venue)(nil)
+var _ executors.Checker = (*Venue)(nil)
 
 // Background refresh periods.
 const (

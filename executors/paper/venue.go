@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/shopspring/decimal"
 )
 
 // VenueName is the Name of every paper Venue.
@@ -263,3 +264,15 @@ func (v *Venue) Close() error {
 	})
 	return nil
 }
+
+// Prices returns the exchange's reference price of every symbol.
+func (v *Venue) Prices() map[string]decimal.Decimal {
+	specs := v.x.Symbols()
+	out := make(map[string]decimal.Decimal, len(specs))
+	for _, s := range specs {
+		out[s.Symbol] = v.x.Price(s.Symbol)
+	}
+	return out
+}
+
+var _ executors.Pricer = (*Venue)(nil)
