@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/keyrouter/keyrouter/messages"
@@ -43,24 +44,33 @@ func (b *Book) Add(strategy, clientOrderID string, qty, n decimal.Decimal) {
 	b.open[strategy] = b.open[strategy].Add(n)
 }
 
-// Update follows a report: a closed order leaves the book, an open one
-// counts its leaves quantity.
-func (b *Book) Update(r *messages.ExecutionReport) {
+// Holds reports whether the order is on the book.
+func (b *Book) Holds(strategy, clientOrderID string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k := messages.OrderKey(r.Strategy, r.ClientOrderID)
+	_, ok := b.orders[messages.OrderKey(strategy, clientOrderID)]
+	return ok
+}
+
+// Update follows a report of an order on the book: a closed order leaves
+// it, an open one counts its leaves quantity (a JSON decimal string).
+func (b *Book) Update(strategy, clientOrderID string, status messages.Status, leaves json.RawMessage) {
+	var lq decimal.Decimal
+	if !status.Terminal() {
+		if err := lq.UnmarshalJSON(leaves); err != nil {
+			return
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := messages.OrderKey(strategy, clientOrderID)
 	e, ok := b.orders[k]
 	if !ok {
 		return
 	}
-	n := decimal.Zero
-	if !r.Status.Terminal() && r.Kind != messages.KindCancelRejected {
-		n = r.LeavesQuantity.Mul(e.unit)
-	} else if r.Kind == messages.KindCancelRejected {
-		return
-	}
+	n := lq.Mul(e.unit)
 	b.open[e.strategy] = b.open[e.strategy].Sub(e.notional).Add(n)
-	if r.Status.Terminal() {
+	if status.Terminal() {
 		delete(b.orders, k)
 		return
 	}

@@ -13,9 +13,10 @@ import (
 const DefaultHeartbeatTimeout = 3 * time.Second
 
 // Health is the router's view of every key, fed by KeyStatus heartbeats,
-// plus the orders the router handed to each key and has not yet seen
-// reported (so two intents in one instant do not both pick the same
-// emptiest key). It is safe for concurrent use.
+// plus the orders the router handed to each key since its last heartbeat
+// was taken (the heartbeat's queue and open orders count the earlier
+// ones), so two intents in one instant do not both pick the same emptiest
+// key. It is safe for concurrent use.
 type Health struct {
 	timeout time.Duration
 	mu      sync.RWMutex
@@ -24,10 +25,15 @@ type Health struct {
 }
 
 type keyHealth struct {
-	status   messages.KeyStatus
-	seen     time.Time
-	inFlight int
+	status messages.KeyStatus
+	seen   time.Time
+	sends  []time.Time // orders handed to the key after status.TS, oldest first
 }
+
+// maxSends bounds the sends remembered for a key that stopped reporting.
+const maxSends = 4096
+
+func (kh *keyHealth) inFlight() int { return len(kh.sends) }
 
 // NewHealth returns an empty view; a key silent for longer than timeout
 // after its last heartbeat is down.
@@ -52,24 +58,33 @@ func (h *Health) Observe(st messages.KeyStatus, now time.Time) {
 	h.mu.Lock()
 	kh := h.key(st.Key)
 	kh.status, kh.seen = st, now
+	i := 0
+	for i < len(kh.sends) && !kh.sends[i].After(st.TS) {
+		i++
+	}
+	kh.sends = append(kh.sends[:0], kh.sends[i:]...)
 	for sym, p := range st.Prices {
 		h.prices[sym] = p
 	}
 	h.mu.Unlock()
 }
 
-// Sent counts an order handed to key; Seen counts its first report back.
-func (h *Health) Sent(key string) {
+// Sent counts an order handed to key at now.
+func (h *Health) Sent(key string, now time.Time) {
 	h.mu.Lock()
-	h.key(key).inFlight++
+	kh := h.key(key)
+	if len(kh.sends) >= maxSends {
+		kh.sends = append(kh.sends[:0], kh.sends[1:]...)
+	}
+	kh.sends = append(kh.sends, now)
 	h.mu.Unlock()
 }
 
-// Seen counts the first report of an order key held.
-func (h *Health) Seen(key string) {
+// Unsent takes back the latest Sent of key (its publish failed).
+func (h *Health) Unsent(key string) {
 	h.mu.Lock()
-	if kh := h.keys[key]; kh != nil && kh.inFlight > 0 {
-		kh.inFlight--
+	if kh := h.keys[key]; kh != nil && len(kh.sends) > 0 {
+		kh.sends = kh.sends[:len(kh.sends)-1]
 	}
 	h.mu.Unlock()
 }
@@ -109,7 +124,7 @@ func (h *Health) Candidate(key string, now time.Time) Candidate {
 	if kh == nil {
 		return c
 	}
-	c.InFlight, c.QueueDepth = kh.inFlight, kh.status.QueueDepth
+	c.InFlight, c.QueueDepth = kh.inFlight(), kh.status.QueueDepth
 	for _, l := range kh.status.Limits {
 		if l.Max <= 0 {
 			continue
@@ -127,7 +142,7 @@ func (h *Health) OpenOrders(key string) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if kh := h.keys[key]; kh != nil {
-		return kh.status.OpenOrders + kh.inFlight
+		return kh.status.OpenOrders + kh.inFlight()
 	}
 	return 0
 }

@@ -103,10 +103,10 @@ func (r *Router) handleReroute(ctx context.Context, m jetstream.Msg, t *turn) {
 func (r *Router) publishRouted(ctx context.Context, m jetstream.Msg, t *turn, eo *messages.ExecOrder, key, kvKey string) {
 	eo.From = ""
 	data, _ := json.Marshal(eo)
-	r.health.Sent(key)
+	r.health.Sent(key, r.opts.Now())
 	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecNewSubject(key), Data: data},
 		jetstream.WithMsgID(fmt.Sprintf("%s.r%d", kvKey, eo.Routed))); err != nil {
-		r.health.Seen(key)
+		r.health.Unsent(key)
 		_ = m.NakWithDelay(100 * time.Millisecond)
 		return
 	}

@@ -56,6 +56,10 @@ type Router struct {
 	log     zerolog.Logger
 	sem     chan struct{}
 	wg      sync.WaitGroup
+
+	followMu sync.Mutex
+	follow   jetstream.ConsumeContext // reports, for the book; nil until needed
+	runCtx   context.Context
 }
 
 // New returns a Router over the provisioned streams and buckets (see
@@ -80,7 +84,44 @@ func New(nc *nats.Conn, js jetstream.JetStream, b Buckets, cfg *configs.Config, 
 }
 
 // Reload replaces the config used for intents that arrive from now on.
-func (r *Router) Reload(cfg *configs.Config) { r.cfg.Store(cfg) }
+func (r *Router) Reload(cfg *configs.Config) {
+	r.cfg.Store(cfg)
+	if err := r.followIfNeeded(); err != nil {
+		r.log.Error().Err(err).Msg("following reports for max_open_notional")
+	}
+}
+
+// followIfNeeded starts following the reports once a strategy has a
+// max_open_notional limit (the book needs them; nothing else does).
+func (r *Router) followIfNeeded() error {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	if r.follow != nil || r.runCtx == nil {
+		return nil
+	}
+	need := false
+	for _, st := range r.cfg.Load().Strategies {
+		need = need || st.Risk.MaxOpenNotional != ""
+	}
+	if !need {
+		return nil
+	}
+	f, err := r.followReports(r.runCtx)
+	if err != nil {
+		return err
+	}
+	r.follow = f
+	return nil
+}
+
+func (r *Router) stopFollowing() {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	if r.follow != nil {
+		r.follow.Stop()
+		r.follow = nil
+	}
+}
 
 // Health returns the router's view of the keys.
 func (r *Router) Health() *Health { return r.health }
@@ -111,11 +152,11 @@ func (r *Router) Run(ctx context.Context) error {
 	if err := r.rebuildBook(ctx); err != nil {
 		return fmt.Errorf("router: open orders: %w", err)
 	}
-	follow, err := r.followReports(ctx)
-	if err != nil {
+	r.runCtx = ctx
+	if err := r.followIfNeeded(); err != nil {
 		return fmt.Errorf("router: following reports: %w", err)
 	}
-	defer follow.Stop()
+	defer r.stopFollowing()
 	svc, err := r.serveControl()
 	if err != nil {
 		return fmt.Errorf("router: control service: %w", err)
@@ -254,11 +295,13 @@ func (r *Router) handleNew(ctx context.Context, m jetstream.Msg, t *turn) {
 	eo, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: now, IntentSeq: meta.Sequence.Stream, Routed: 1})
 	// Counted before the publish, so the first report cannot come back
 	// before the order is on the books.
-	r.health.Sent(rec.Key)
-	r.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
+	r.health.Sent(rec.Key, r.opts.Now())
+	if cfg.Strategies[strategy].Risk.MaxOpenNotional != "" {
+		r.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
+	}
 	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecNewSubject(rec.Key), Data: eo}, jetstream.WithMsgID(kvKey)); err != nil {
 		log.Warn().Err(err).Str("key", rec.Key).Msg("publish to executor failed; will retry")
-		r.health.Seen(rec.Key)
+		r.health.Unsent(rec.Key)
 		r.book.Remove(strategy, in.ClientOrderID)
 		_ = m.NakWithDelay(100 * time.Millisecond)
 		return
@@ -356,9 +399,19 @@ func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, t *turn, r
 
 var decimalZero = decimal.Zero
 
-// followReports feeds the first report of every order back to the health
-// view (the key's in-flight count) and every report to the book. It reads
-// the REPORTS stream (from now) with an ordered consumer, so none is
+// bookReport is the part of an ExecutionReport the router follows.
+type bookReport struct {
+	Kind          messages.ReportKind `json:"kind"`
+	Strategy      string              `json:"strategy"`
+	ClientOrderID string              `json:"client_order_id"`
+	Key           string              `json:"key"`
+	Status        messages.Status     `json:"status"`
+	Leaves        json.RawMessage     `json:"leaves_quantity"`
+	Seq           uint64              `json:"seq"`
+}
+
+// followReports feeds the reports of the orders on the book to it. It
+// reads the REPORTS stream (from now) with an ordered consumer, so none is
 // missed while the router runs.
 func (r *Router) followReports(ctx context.Context) (jetstream.ConsumeContext, error) {
 	cons, err := r.js.OrderedConsumer(ctx, messages.StreamReports, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
@@ -366,14 +419,15 @@ func (r *Router) followReports(ctx context.Context) (jetstream.ConsumeContext, e
 		return nil, err
 	}
 	return cons.Consume(func(m jetstream.Msg) {
-		var rep messages.ExecutionReport
+		// Only what the counts need: a full decode (decimals and all) of
+		// every report would be the router's largest cost.
+		var rep bookReport
 		if json.Unmarshal(m.Data(), &rep) != nil {
 			return
 		}
-		if rep.Seq == 1 && rep.Key != "" {
-			r.health.Seen(rep.Key)
+		if rep.Kind != messages.KindCancelRejected && r.book.Holds(rep.Strategy, rep.ClientOrderID) {
+			r.book.Update(rep.Strategy, rep.ClientOrderID, rep.Status, rep.Leaves)
 		}
-		r.book.Update(&rep)
 	})
 }
 

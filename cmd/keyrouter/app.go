@@ -79,6 +79,12 @@ func (a *App) ClientURL() string {
 	return a.NATSURL
 }
 
+// inProcessConn is a new client connection to the embedded server, without
+// TCP.
+func (a *App) inProcessConn() (*nats.Conn, error) {
+	return nats.Connect("", nats.InProcessServer(a.srv))
+}
+
 // Conn is the App's own NATS connection.
 func (a *App) Conn() *nats.Conn { return a.nc }
 

@@ -302,20 +302,15 @@ func drive(p *pipe, bf *benchFlags, label string) (Measure, int, int, error) {
 }
 
 func benchHops(bf *benchFlags) (*BenchResult, error) {
-	lvl, err := zerolog.ParseLevel(bf.logLevel)
+	app, err := startBench(bf, benchConfig(bf.keys))
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: benchConfig(bf.keys), RunRouter: true, Keys: AllKeys,
-		Logger: zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()}
-	ctx := context.Background()
-	if err := app.Start(ctx); err != nil {
-		return nil, err
-	}
 	defer app.Close()
+	ctx := context.Background()
 
 	// keyrouter: intent on orders.new.bench → accepted on reports.bench.accepted.
-	nc, err := nats.Connect("", nats.InProcessServer(app.srv))
+	nc, err := app.inProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +371,7 @@ func (b *baseline) close() {
 // to B2 (acking once stored); another takes that to B3; the client
 // receives it. Same server, same storage, same kind of consumers.
 func baselinePipe(ctx context.Context, app *App) (*baseline, error) {
-	hopNC, err := nats.Connect("", nats.InProcessServer(app.srv))
+	hopNC, err := app.inProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +414,7 @@ func baselinePipe(ctx context.Context, app *App) (*baseline, error) {
 		}
 		b.ccs = append(b.ccs, cc)
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(app.srv))
+	nc, err := app.inProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -454,4 +449,19 @@ func benchID(data []byte) (int, bool) {
 	}
 	i, err := strconv.Atoi(r.ID[1:])
 	return i, err == nil
+}
+
+// startBench starts the whole system on an embedded server for a bench
+// scenario, logging at --log-level.
+func startBench(bf *benchFlags, cfg *configs.Config) (*App, error) {
+	lvl, err := zerolog.ParseLevel(bf.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{Config: cfg, RunRouter: true, Keys: AllKeys,
+		Logger: zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()}
+	if err := app.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return app, nil
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,7 +12,6 @@ import (
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 )
 
 // Isolation scenario (DESIGN.md promise 6: a strategy's surge cannot delay
@@ -67,23 +64,18 @@ func benchIsolation(bf *benchFlags) (*BenchResult, error) {
 	if phaseLen < time.Second {
 		return nil, fmt.Errorf("isolation needs --duration >= 2s")
 	}
-	lvl, err := zerolog.ParseLevel(bf.logLevel)
+	app, err := startBench(bf, isolationConfig())
 	if err != nil {
-		return nil, err
-	}
-	app := &App{Config: isolationConfig(), RunRouter: true, Keys: AllKeys,
-		Logger: zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()}
-	if err := app.Start(context.Background()); err != nil {
 		return nil, err
 	}
 	defer app.Close()
 	// One connection per strategy, as two separate processes would have.
-	ncA, err := nats.Connect("", nats.InProcessServer(app.srv))
+	ncA, err := app.inProcessConn()
 	if err != nil {
 		return nil, err
 	}
 	defer ncA.Close()
-	ncB, err := nats.Connect("", nats.InProcessServer(app.srv))
+	ncB, err := app.inProcessConn()
 	if err != nil {
 		return nil, err
 	}

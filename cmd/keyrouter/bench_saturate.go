@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +13,6 @@ import (
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 )
 
 // Saturate scenario: N keys, one strategy each (s1 → k1 ...), each key's
@@ -50,17 +47,12 @@ func benchSaturate(bf *benchFlags) (*BenchResult, error) {
 	if bf.keys < 1 || bf.duration < 3*satWindow {
 		return nil, fmt.Errorf("saturate needs --keys >= 1 and --duration >= 3s")
 	}
-	lvl, err := zerolog.ParseLevel(bf.logLevel)
+	app, err := startBench(bf, saturateConfig(bf.keys))
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: saturateConfig(bf.keys), RunRouter: true, Keys: AllKeys,
-		Logger: zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()}
-	if err := app.Start(context.Background()); err != nil {
-		return nil, err
-	}
 	defer app.Close()
-	nc, err := nats.Connect("", nats.InProcessServer(app.srv))
+	nc, err := app.inProcessConn()
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ type client struct {
 
 func newClient(t *testing.T, app *App) *client {
 	t.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(app.srv))
+	nc, err := app.inProcessConn()
 	if err != nil {
 		t.Fatal(err)
 	}

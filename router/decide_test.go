@@ -1,0 +1,147 @@
+package router
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrouter/keyrouter/configs"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/shopspring/decimal"
+)
+
+// fakeView is a View with fixed answers.
+type fakeView struct {
+	unusable  map[string]bool
+	open      map[string]int
+	prices    map[string]decimal.Decimal
+	openNot   decimal.Decimal
+	haltedS   map[string]bool
+	haltedK   map[string]bool
+	headrooms map[string]float64
+}
+
+func (f fakeView) Candidate(key string, _ time.Time) Candidate {
+	h, ok := f.headrooms[key]
+	if !ok {
+		h = 1
+	}
+	return Candidate{Key: key, Usable: !f.unusable[key], Headroom: h, Capacity: 100}
+}
+func (f fakeView) OpenOrders(key string) int { return f.open[key] }
+func (f fakeView) Price(s string) (decimal.Decimal, bool) {
+	p, ok := f.prices[s]
+	return p, ok
+}
+func (f fakeView) OpenNotional(string) decimal.Decimal { return f.openNot }
+func (f fakeView) HaltedStrategy(s string) bool        { return f.haltedS[s] || f.haltedS["*"] }
+func (f fakeView) HaltedKey(k string) bool             { return f.haltedK[k] }
+
+func decideConfig(t *testing.T) *configs.Config {
+	t.Helper()
+	cfg, err := configs.Parse([]byte(`
+venues: {paper: {kind: paper}, other: {kind: paper}}
+keys:
+  k1: {venue: paper, permissions: {symbols: ["BTC-*"], max_open_orders: 2}}
+  k2: {venue: paper}
+  k3: {venue: other}
+strategies:
+  s: {keys: [k1, k2, k3], risk: {max_order_notional: "1000", price_band: "0.1"}}
+  ll: {keys: [k1, k2], policy: least_loaded}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func intent(s, symbol, side, typ, qty, price string) *messages.OrderIntent {
+	in := &messages.OrderIntent{ClientOrderID: "x", Strategy: s, Symbol: symbol, Side: messages.Side(side),
+		Type: messages.OrderType(typ), Quantity: decimal.RequireFromString(qty)}
+	if price != "" {
+		p := decimal.RequireFromString(price)
+		in.Price = &p
+	}
+	return in
+}
+
+func TestChooseKey(t *testing.T) {
+	cfg := decideConfig(t)
+	now := time.Unix(1000, 0)
+	past := now.Add(-time.Second)
+	future := now.Add(time.Minute)
+	prices := map[string]decimal.Decimal{"BTC-USDT": decimal.NewFromInt(60000), "ETH-USDT": decimal.NewFromInt(3000)}
+	cases := []struct {
+		name    string
+		in      *messages.OrderIntent
+		mod     func(*messages.OrderIntent)
+		v       fakeView
+		key     string
+		reason  messages.Reason
+		mention string
+	}{
+		{name: "first key", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), key: "k1"},
+		{name: "unknown strategy", in: intent("zz", "BTC-USDT", "buy", "limit", "1", "1"), reason: messages.ReasonUnknownStrategy},
+		{name: "expired", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &past }, reason: messages.ReasonExpired},
+		{name: "strategy halted", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{haltedS: map[string]bool{"s": true}}, reason: messages.ReasonHalted},
+		{name: "symbol not permitted on k1 goes to k2", in: intent("s", "ETH-USDT", "buy", "limit", "0.1", "3000"), key: "k2"},
+		{name: "pinned to a key that forbids the symbol", in: intent("s", "ETH-USDT", "buy", "limit", "0.1", "3000"), mod: func(in *messages.OrderIntent) { in.Key = "k1" }, reason: messages.ReasonNotPermitted, mention: "ETH-USDT"},
+		{name: "key not in the pool", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.Key = "k9" }, reason: messages.ReasonNotPermitted},
+		{name: "venue restricts", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.Venue = "other" }, key: "k3"},
+		{name: "no key of the venue", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.Venue = "nope" }, reason: messages.ReasonNotPermitted, mention: "nope"},
+		{name: "max open orders moves on", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{open: map[string]int{"k1": 2}}, key: "k2"},
+		{name: "order notional", in: intent("s", "BTC-USDT", "buy", "limit", "1", "60000"), reason: messages.ReasonRisk, mention: "max_order_notional"},
+		{name: "market priced at the reference", in: intent("s", "BTC-USDT", "buy", "market", "1", ""), reason: messages.ReasonRisk, mention: "60000"},
+		{name: "market without a reference price", in: intent("s", "BTC-USDT", "buy", "market", "0.001", ""), v: fakeView{prices: map[string]decimal.Decimal{}}, reason: messages.ReasonRisk, mention: "no reference price"},
+		{name: "price band", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "50000"), reason: messages.ReasonRisk, mention: "band"},
+		{name: "unusable first key", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{unusable: map[string]bool{"k1": true}}, key: "k2"},
+		{name: "halted first key", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{haltedK: map[string]bool{"k1": true}}, key: "k2"},
+		{name: "all halted", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{haltedK: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonHalted},
+		{name: "none usable, no deadline", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonKeyUnavailable},
+		{name: "none usable, a deadline: waits at the first", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &future }, v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, key: "k1"},
+		{name: "least loaded", in: intent("ll", "BTC-USDT", "buy", "market", "0.001", ""), v: fakeView{headrooms: map[string]float64{"k1": 0.2, "k2": 0.9}}, key: "k2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.mod != nil {
+				tc.mod(tc.in)
+			}
+			if tc.v.prices == nil {
+				tc.v.prices = prices
+			}
+			d := ChooseKey(cfg, tc.v, tc.in, now)
+			if d.Key != tc.key || d.Reason != tc.reason {
+				t.Fatalf("got key %q reason %q (%s), want key %q reason %q", d.Key, d.Reason, d.Message, tc.key, tc.reason)
+			}
+			if tc.mention != "" && !strings.Contains(d.Message, tc.mention) {
+				t.Errorf("message %q does not mention %q", d.Message, tc.mention)
+			}
+		})
+	}
+}
+
+func TestHealthInFlightCountsSendsAfterTheHeartbeat(t *testing.T) {
+	h := NewHealth(time.Second)
+	t0 := time.Unix(100, 0)
+	h.Observe(messages.KeyStatus{Key: "k", State: messages.KeyActive, OpenOrders: 3, TS: t0}, t0)
+	h.Sent("k", t0.Add(time.Millisecond))
+	h.Sent("k", t0.Add(2*time.Millisecond))
+	if got := h.OpenOrders("k"); got != 5 {
+		t.Errorf("open orders %d, want 3 reported + 2 sent since", got)
+	}
+	h.Unsent("k")
+	if got := h.Candidate("k", t0).InFlight; got != 1 {
+		t.Errorf("in flight %d after a failed publish, want 1", got)
+	}
+	// The next heartbeat was taken after the send: it counts it itself.
+	h.Observe(messages.KeyStatus{Key: "k", State: messages.KeyActive, OpenOrders: 4, TS: t0.Add(5 * time.Millisecond)}, t0.Add(5*time.Millisecond))
+	if got := h.OpenOrders("k"); got != 4 {
+		t.Errorf("open orders %d, want 4", got)
+	}
+	if h.Usable("k", t0.Add(2*time.Second)) {
+		t.Errorf("usable after the heartbeat timeout")
+	}
+	if !h.Usable("never-heard", t0) {
+		t.Errorf("a key never heard from should be usable (its orders wait in EXEC)")
+	}
+}
