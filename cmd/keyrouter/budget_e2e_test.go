@@ -323,3 +323,35 @@ func TestBurstNeverExceedsTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// Promise 3 and 2 across a router crash: a router that recorded an
+// intent (its dedupe record) and died before handing it to a key left the
+// intent unacked; the next router must route it, not call it a duplicate,
+// and a real re-send is still a duplicate.
+func TestRouterCrashAfterRecordingRoutesTheIntent(t *testing.T) {
+	cfg := oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 50, window: 1s}]`, "", 100)
+	execs := testApp(t, cfg, func(a *App) { a.RunRouter = false; a.Listen = "127.0.0.1:-1" })
+	c := newClient(t, execs)
+	ack, err := c.js.Publish(t.Context(), messages.OrdersNewSubject("s"), []byte(marketIntent("c1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the crashed router had written.
+	rec, _ := json.Marshal(messages.OrderRecord{Strategy: "s", ClientOrderID: "c1", Key: "k", Venue: "paper", IntentSeq: ack.Sequence})
+	if _, err := execs.buckets.Orders.Create(t.Context(), messages.OrderKey("s", "c1"), rec); err != nil {
+		t.Fatal(err)
+	}
+	routerApp := &App{Config: cfg, NATSURL: execs.ClientURL(), RunRouter: true}
+	if err := routerApp.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer routerApp.Close()
+	if r := c.waitKind("s", "c1", messages.KindAccepted); r.Seq != 1 {
+		t.Errorf("accepted with seq %d", r.Seq)
+	}
+	c.submit("s", marketIntent("c1"))
+	c.waitReport("s", "c1", "duplicate", func(r messages.ExecutionReport) bool { return r.Reason == messages.ReasonDuplicate })
+	if n := len(execs.Exchange("paper").AllOrders("k", "")); n != 1 {
+		t.Errorf("venue holds %d orders, want 1", n)
+	}
+}
