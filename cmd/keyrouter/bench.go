@@ -202,103 +202,143 @@ type pipe struct {
 	doneHook func(i int)
 }
 
-// drive runs the latency phase (one in flight) and the throughput phase
-// (inflight at once) over p and returns the measure.
-func drive(p *pipe, bf *benchFlags, label string) (Measure, int, int, error) {
-	var mu sync.Mutex
-	starts := map[int]time.Time{}
-	var lat []float64
-	seen := map[int]bool{}
-	dups := 0
-	doneCh := make(chan struct{}, bf.inflight+1)
-	var recording atomic.Bool
+// driver measures one pipe: intents one at a time (latency), then many in
+// flight (throughput), counting lost and duplicated answers.
+type driver struct {
+	p         *pipe
+	bf        *benchFlags
+	label     string
+	mu        sync.Mutex
+	starts    map[int]time.Time
+	lat       []float64
+	seen      map[int]bool
+	dups      int
+	doneCh    chan struct{}
+	recording atomic.Bool
+	next      int
+}
+
+func newDriver(p *pipe, bf *benchFlags, label string) *driver {
+	d := &driver{p: p, bf: bf, label: label, starts: map[int]time.Time{}, seen: map[int]bool{},
+		doneCh: make(chan struct{}, bf.inflight+1)}
 	p.doneHook = func(i int) {
 		now := time.Now()
-		mu.Lock()
-		if seen[i] {
-			dups++
-			mu.Unlock()
+		d.mu.Lock()
+		if d.seen[i] {
+			d.dups++
+			d.mu.Unlock()
 			return
 		}
-		seen[i] = true
-		if t, ok := starts[i]; ok && recording.Load() {
-			lat = append(lat, float64(now.Sub(t).Nanoseconds())/1e3)
+		d.seen[i] = true
+		if t, ok := d.starts[i]; ok && d.recording.Load() {
+			d.lat = append(d.lat, float64(now.Sub(t).Nanoseconds())/1e3)
 		}
-		mu.Unlock()
-		doneCh <- struct{}{}
+		d.mu.Unlock()
+		d.doneCh <- struct{}{}
 	}
-	wait := func() error {
-		select {
-		case <-doneCh:
-			return nil
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("%s: no answer within 30s", label)
-		}
+	return d
+}
+
+func (d *driver) wait() error {
+	select {
+	case <-d.doneCh:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("%s: no answer within 30s", d.label)
 	}
-	next := 0
-	one := func(record bool) error {
-		i := next
-		next++
-		recording.Store(record)
-		mu.Lock()
-		starts[i] = time.Now()
-		mu.Unlock()
-		if err := p.send(i); err != nil {
-			return err
-		}
-		return wait()
+}
+
+// one sends one intent and waits for its answer, recording the latency.
+func (d *driver) one(record bool) error {
+	i := d.next
+	d.next++
+	d.recording.Store(record)
+	d.mu.Lock()
+	d.starts[i] = time.Now()
+	d.mu.Unlock()
+	if err := d.p.send(i); err != nil {
+		return err
 	}
-	// Warm up, then one at a time.
-	for range 200 {
-		if err := one(false); err != nil {
-			return Measure{}, 0, 0, err
-		}
-	}
-	for k := 0; k < bf.latencyIntents; k++ {
-		if err := one(true); err != nil {
-			return Measure{}, 0, 0, err
-		}
-		if k%100 == 0 {
-			fmt.Fprintf(bf.progress, "\rbench %-9s latency    %6d/%d   ", label, k, bf.latencyIntents)
-		}
-	}
-	mu.Lock()
-	pct := percentiles(lat)
-	mu.Unlock()
-	// Many in flight.
-	recording.Store(false)
+	return d.wait()
+}
+
+func (d *driver) percentiles() Percentiles {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return percentiles(d.lat)
+}
+
+// throughput sends bf.intents with bf.inflight in flight and returns the
+// rate of answers.
+func (d *driver) throughput() (float64, error) {
+	d.recording.Store(false)
 	start := time.Now()
-	first := next
+	first := d.next
 	inflight, sent, got := 0, 0, 0
-	for got < bf.intents {
-		for inflight < bf.inflight && sent < bf.intents {
-			if err := p.send(first + sent); err != nil {
-				return Measure{}, 0, 0, err
+	for got < d.bf.intents {
+		for inflight < d.bf.inflight && sent < d.bf.intents {
+			if err := d.p.send(first + sent); err != nil {
+				return 0, err
 			}
 			sent++
 			inflight++
 		}
-		if err := wait(); err != nil {
-			return Measure{}, bf.intents - got, dups, err
+		if err := d.wait(); err != nil {
+			return 0, err
 		}
 		got++
 		inflight--
 		if got%1000 == 0 {
-			fmt.Fprintf(bf.progress, "\rbench %-9s throughput %6d/%d   ", label, got, bf.intents)
+			fmt.Fprintf(d.bf.progress, "\rbench %-9s throughput %6d/%d   ", d.label, got, d.bf.intents)
 		}
 	}
-	elapsed := time.Since(start)
-	// Give late duplicates a moment to show.
-	time.Sleep(200 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
+	d.next += d.bf.intents
+	return math.Round(float64(d.bf.intents) / time.Since(start).Seconds()), nil
+}
+
+// lostAndDuplicates counts intents never answered and answers repeated.
+func (d *driver) lostAndDuplicates() (int, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	lost := 0
-	for i := 0; i < next+bf.intents; i++ {
-		if !seen[i] {
+	for i := 0; i < d.next; i++ {
+		if !d.seen[i] {
 			lost++
 		}
 	}
-	return Measure{Intents: bf.intents, ThroughputPerS: math.Round(float64(bf.intents) / elapsed.Seconds()), LatencyUS: pct}, lost, dups, nil
+	return lost, d.dups
+}
+
+// measureBoth measures keyrouter and the baseline in one run: warm-up,
+// then the one-at-a-time latency samples alternate between the two, so
+// both see the same machine at the same moments; then each throughput.
+func measureBoth(kr, base *driver, bf *benchFlags) (krM, baseM Measure, err error) {
+	for range 200 {
+		if err = kr.one(false); err != nil {
+			return
+		}
+		if err = base.one(false); err != nil {
+			return
+		}
+	}
+	for k := 0; k < bf.latencyIntents; k++ {
+		if err = kr.one(true); err != nil {
+			return
+		}
+		if err = base.one(true); err != nil {
+			return
+		}
+		if k%100 == 0 {
+			fmt.Fprintf(bf.progress, "\rbench latency, alternating  %6d/%d   ", k, bf.latencyIntents)
+		}
+	}
+	krM = Measure{Intents: bf.intents, LatencyUS: kr.percentiles()}
+	baseM = Measure{Intents: bf.intents, LatencyUS: base.percentiles()}
+	if krM.ThroughputPerS, err = kr.throughput(); err != nil {
+		return
+	}
+	baseM.ThroughputPerS, err = base.throughput()
+	return
 }
 
 func benchHops(bf *benchFlags) (*BenchResult, error) {
@@ -326,20 +366,19 @@ func benchHops(bf *benchFlags) (*BenchResult, error) {
 	}
 	_ = sub.SetPendingLimits(-1, -1)
 	kr.send = func(i int) error { return nc.Publish(messages.OrdersNewSubject("bench"), benchIntent(i)) }
-	krM, lost, dups, err := drive(kr, bf, "keyrouter")
-	if err != nil {
-		return nil, err
-	}
-
 	base, err := baselinePipe(ctx, app)
 	if err != nil {
 		return nil, err
 	}
 	defer base.close()
-	bM, _, _, err := drive(base.pipe, bf, "raw-nats")
+	krD, baseD := newDriver(kr, bf, "keyrouter"), newDriver(base.pipe, bf, "raw-nats")
+	krM, bM, err := measureBoth(krD, baseD, bf)
 	if err != nil {
 		return nil, err
 	}
+	// Give late duplicates a moment to show.
+	time.Sleep(200 * time.Millisecond)
+	lost, dups := krD.lostAndDuplicates()
 	return &BenchResult{
 		Scenario: "hops", Intents: bf.intents, ThroughputPerS: krM.ThroughputPerS, LatencyUS: krM.LatencyUS,
 		Baseline: &bM,
