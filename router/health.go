@@ -74,7 +74,9 @@ func (h *Health) Sent(key string, now time.Time) {
 	h.mu.Lock()
 	kh := h.key(key)
 	if len(kh.sends) >= maxSends {
-		kh.sends = append(kh.sends[:0], kh.sends[1:]...)
+		// A key this far behind reports nothing useful; forget the older
+		// half at once (one copy per maxSends/2 sends, not one per send).
+		kh.sends = append(kh.sends[:0], kh.sends[maxSends/2:]...)
 	}
 	kh.sends = append(kh.sends, now)
 	h.mu.Unlock()
