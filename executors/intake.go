@@ -226,7 +226,7 @@ func (w *Worker) cancelRejected(ctx context.Context, m jetstream.Msg, ec *messag
 		Kind: messages.KindCancelRejected, ClientOrderID: ec.ClientOrderID, Strategy: ec.Strategy,
 		Key: w.opts.Key, Venue: w.opts.VenueName, Reason: reason, Message: msg, TS: w.now().UTC(),
 	}
-	data, _ := json.Marshal(&r)
+	data := r.AppendJSON(nil)
 	if _, err := w.js.Publish(ctx, messages.ReportSubject(ec.Strategy, r.Kind), data); err != nil {
 		_ = m.NakWithDelay(time.Second)
 		return

@@ -130,11 +130,7 @@ func (w *Worker) emit(ctx context.Context, o *order, reps []messages.ExecutionRe
 	for i := range reps {
 		o.seq++
 		reps[i].Seq, reps[i].TS = o.seq, now
-		data, err := json.Marshal(&reps[i])
-		if err != nil {
-			return fmt.Errorf("encoding report: %w", err)
-		}
-		f, err := w.js.PublishAsync(messages.ReportSubject(o.intent.Strategy, reps[i].Kind), data)
+		f, err := w.js.PublishAsync(messages.ReportSubject(o.intent.Strategy, reps[i].Kind), reps[i].AppendJSON(nil))
 		if err != nil {
 			return fmt.Errorf("publishing report: %w", err)
 		}

@@ -381,12 +381,7 @@ func (r *Router) report(ctx context.Context, m jetstream.Msg, t *turn, in *messa
 // report is stored; on failure the intent is redelivered.
 func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, t *turn, rep *messages.ExecutionReport) {
 	rep.TS = r.opts.Now().UTC()
-	data, err := json.Marshal(rep)
-	if err != nil {
-		r.log.Error().Err(err).Msg("encoding report")
-		_ = m.Term()
-		return
-	}
+	data := rep.AppendJSON(nil)
 	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ReportSubject(rep.Strategy, rep.Kind), Data: data}); err != nil {
 		r.log.Warn().Err(err).Msg("publishing report failed; will retry")
 		_ = m.NakWithDelay(100 * time.Millisecond)
