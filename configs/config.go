@@ -118,6 +118,17 @@ type Limit struct {
 	// Scope: key (default), account, ip:<id>, symbol.
 	Scope  string  `yaml:"scope"`
 	Margin float64 `yaml:"margin"`
+	// AgeCosts add cost to an operation on a young order: the first step
+	// whose `under` exceeds the order's age applies (Kraken charges +8 to
+	// cancel an order under 5 s old, falling to +1 by 300 s).
+	AgeCosts []AgeCost `yaml:"age_costs"`
+}
+
+// AgeCost is one step of a limit's cost by order age.
+type AgeCost struct {
+	Class string        `yaml:"class"` // default cancel
+	Under time.Duration `yaml:"under"`
+	Cost  int64         `yaml:"cost"`
 }
 
 // Strategy is a configured strategy: the pool of keys it may use, how it
@@ -492,6 +503,17 @@ func validateLimit(p string, l Limit, bad func(string, string, ...any)) {
 		}
 		if cost < 0 {
 			bad(p+".costs."+class, "must not be negative")
+		}
+	}
+	for i, a := range l.AgeCosts {
+		ap := fmt.Sprintf("%s.age_costs[%d]", p, i)
+		if a.Under <= 0 || a.Cost < 0 {
+			bad(ap, "needs under > 0 and cost >= 0")
+		}
+		switch a.Class {
+		case "", "cancel", "amend":
+		default:
+			bad(ap+".class", "must be cancel or amend, got %q", a.Class)
 		}
 	}
 	switch {

@@ -130,7 +130,7 @@ func (w *Worker) step(ctx context.Context) time.Duration {
 	}
 	// One budget decision: take it if the request fits now, else learn
 	// when it will (Never: it cannot, at any time).
-	taken, wait := w.budget.TryTake(now, opFor(it))
+	taken, wait := w.budget.TryTake(now, w.opAt(it, now))
 	if !taken {
 		var at time.Time // zero: never
 		if wait != budget.Never {
@@ -307,7 +307,7 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 		}
 	}
 	o.sent = true
-	o.placedAt = w.now()
+	o.placedAt.Store(w.now().UnixNano())
 	u, err := w.venue.Place(ctx, o.venueOrder())
 	if err == nil {
 		w.observe(u.Usage)

@@ -12,6 +12,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// opAt is opFor with a cancel's order age filled in, for venues whose
+// cancel cost depends on it (Kraken). Worker.mu must be held.
+func (w *Worker) opAt(it *item, now time.Time) budget.Op {
+	op := opFor(it)
+	if it.cancel != nil {
+		if o := w.orders[messages.OrderKey(it.cancel.Strategy, it.cancel.ClientOrderID)]; o != nil {
+			if at := o.placedAt.Load(); at != 0 {
+				op.OrderAge = now.Sub(time.Unix(0, at))
+			}
+		}
+	}
+	return op
+}
+
 func opFor(it *item) budget.Op {
 	if it.cancel != nil {
 		return budget.Op{Class: budget.ClassCancel}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
@@ -35,7 +36,9 @@ type order struct {
 	// reportedCum is the cum_quantity already reported before a restart:
 	// fills of a complete fill list up to it were reported then.
 	reportedCum decimal.Decimal
-	placedAt    time.Time
+	// placedAt is when the order was sent (UnixNano; 0 before), read
+	// without mu to price a cancel by the order's age.
+	placedAt atomic.Int64
 }
 
 func newOrder(eo *messages.ExecOrder) *order {

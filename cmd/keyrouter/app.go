@@ -296,6 +296,9 @@ func budgetLimits(kc configs.Key) []budget.Limit {
 		for c, v := range l.Costs {
 			bl.Costs[budget.Class(c)] = v
 		}
+		for _, a := range l.AgeCosts {
+			bl.AgeCost = append(bl.AgeCost, budget.AgeStep{Class: budget.Class(a.Class), Under: a.Under, Cost: a.Cost})
+		}
 		out = append(out, bl)
 	}
 	return out
