@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
+
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
@@ -342,15 +344,15 @@ func measureBoth(kr, base *driver, bf *benchFlags) (krM, baseM Measure, err erro
 }
 
 func benchHops(bf *benchFlags) (*BenchResult, error) {
-	app, err := startBench(bf, benchConfig(bf.keys))
+	ka, err := startBench(bf, benchConfig(bf.keys))
 	if err != nil {
 		return nil, err
 	}
-	defer app.Close()
+	defer ka.Close()
 	ctx := context.Background()
 
 	// keyrouter: intent on orders.new.bench → accepted on reports.bench.accepted.
-	nc, err := app.inProcessConn()
+	nc, err := ka.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +368,7 @@ func benchHops(bf *benchFlags) (*BenchResult, error) {
 	}
 	_ = sub.SetPendingLimits(-1, -1)
 	kr.send = func(i int) error { return nc.Publish(messages.OrdersNewSubject("bench"), benchIntent(i)) }
-	base, err := baselinePipe(ctx, app)
+	base, err := baselinePipe(ctx, ka)
 	if err != nil {
 		return nil, err
 	}
@@ -409,8 +411,8 @@ func (b *baseline) close() {
 // the client publishes to stream B1; a consumer takes it and republishes
 // to B2 (acking once stored); another takes that to B3; the client
 // receives it. Same server, same storage, same kind of consumers.
-func baselinePipe(ctx context.Context, app *App) (*baseline, error) {
-	hopNC, err := app.inProcessConn()
+func baselinePipe(ctx context.Context, ka *app.App) (*baseline, error) {
+	hopNC, err := ka.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +455,7 @@ func baselinePipe(ctx context.Context, app *App) (*baseline, error) {
 		}
 		b.ccs = append(b.ccs, cc)
 	}
-	nc, err := app.inProcessConn()
+	nc, err := ka.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -492,15 +494,15 @@ func benchID(data []byte) (int, bool) {
 
 // startBench starts the whole system on an embedded server for a bench
 // scenario, logging at --log-level.
-func startBench(bf *benchFlags, cfg *configs.Config) (*App, error) {
+func startBench(bf *benchFlags, cfg *configs.Config) (*app.App, error) {
 	lvl, err := zerolog.ParseLevel(bf.logLevel)
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: cfg, RunRouter: true, Keys: AllKeys,
+	ka := &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys,
 		Logger: zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()}
-	if err := app.Start(context.Background()); err != nil {
+	if err := ka.Start(context.Background()); err != nil {
 		return nil, err
 	}
-	return app, nil
+	return ka, nil
 }

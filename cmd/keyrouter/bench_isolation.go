@@ -64,18 +64,18 @@ func benchIsolation(bf *benchFlags) (*BenchResult, error) {
 	if phaseLen < time.Second {
 		return nil, fmt.Errorf("isolation needs --duration >= 2s")
 	}
-	app, err := startBench(bf, isolationConfig())
+	ka, err := startBench(bf, isolationConfig())
 	if err != nil {
 		return nil, err
 	}
-	defer app.Close()
+	defer ka.Close()
 	// One connection per strategy, as two separate processes would have.
-	ncA, err := app.inProcessConn()
+	ncA, err := ka.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
 	defer ncA.Close()
-	ncB, err := app.inProcessConn()
+	ncB, err := ka.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func benchIsolation(bf *benchFlags) (*BenchResult, error) {
 			}
 			depth := 0
 			for _, k := range isoKeys["b"] {
-				depth += app.Worker(k).Status().QueueDepth
+				depth += ka.Worker(k).Status().QueueDepth
 			}
 			if p := curPhase.Load(); p > 0 {
 				mu.Lock()

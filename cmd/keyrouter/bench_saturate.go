@@ -47,12 +47,12 @@ func benchSaturate(bf *benchFlags) (*BenchResult, error) {
 	if bf.keys < 1 || bf.duration < 3*satWindow {
 		return nil, fmt.Errorf("saturate needs --keys >= 1 and --duration >= 3s")
 	}
-	app, err := startBench(bf, saturateConfig(bf.keys))
+	ka, err := startBench(bf, saturateConfig(bf.keys))
 	if err != nil {
 		return nil, err
 	}
-	defer app.Close()
-	nc, err := app.inProcessConn()
+	defer ka.Close()
+	nc, err := ka.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func benchSaturate(bf *benchFlags) (*BenchResult, error) {
 	capacity := bf.keys * satBudget * windows
 	var v429 int64
 	for k := 1; k <= bf.keys; k++ {
-		if v, ok := app.Venue("k" + strconv.Itoa(k)).(*paper.Venue); ok {
+		if v, ok := ka.Venue("k" + strconv.Itoa(k)).(*paper.Venue); ok {
 			v429 += v.Rejections429()
 		}
 	}

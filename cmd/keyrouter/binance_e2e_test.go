@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/executors/binancesim"
 	"github.com/keyrouter/keyrouter/messages"
@@ -36,8 +37,8 @@ strategies:
 }
 
 func TestBinanceThroughSimulator(t *testing.T) {
-	app := testApp(t, binanceConfig(t, "", ""))
-	c := newClient(t, app)
+	ka := testApp(t, binanceConfig(t, "", ""))
+	c := newClient(t, ka)
 
 	c.submit("s", `{"client_order_id":"m1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
 	last := c.waitReport("s", "m1", "filled", func(r messages.ExecutionReport) bool { return r.Status == messages.StatusFilled })
@@ -64,7 +65,7 @@ func TestBinanceThroughSimulator(t *testing.T) {
 	if r.Reason != messages.ReasonInvalid || !strings.Contains(r.Message, "PRICE_FILTER") {
 		t.Errorf("filter violation: reason %s message %q", r.Reason, r.Message)
 	}
-	if n := len(app.Exchange("binance").AllOrders("acct1", "")); n != 2 {
+	if n := len(ka.Exchange("binance").AllOrders("acct1", "")); n != 2 {
 		t.Errorf("venue holds %d orders, want 2", n)
 	}
 }
@@ -73,7 +74,7 @@ func TestBinanceThroughSimulator(t *testing.T) {
 // shares the account's order count between its keys: a burst on both keys
 // of one account never draws a 429.
 func TestBinancePresetSharesTheAccountLimit(t *testing.T) {
-	app := testApp(t, binanceConfig(t, "", ""), func(a *App) {
+	ka := testApp(t, binanceConfig(t, "", ""), func(a *app.App) {
 		a.SimHook = func(_ string, sc *binancesim.Config) {
 			sc.RateLimits = []binancesim.RateLimit{
 				{Type: "REQUEST_WEIGHT", Interval: "MINUTE", IntervalNum: 1, Limit: 6000},
@@ -82,7 +83,7 @@ func TestBinancePresetSharesTheAccountLimit(t *testing.T) {
 			}
 		}
 	})
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 5*time.Second)
 	for i := 0; i < 5; i++ {
 		c.submit("s", fmt.Sprintf(`{"client_order_id":"s%d","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`, i))
@@ -92,7 +93,7 @@ func TestBinancePresetSharesTheAccountLimit(t *testing.T) {
 		c.waitKind("s", fmt.Sprintf("s%d", i), messages.KindAccepted)
 		c.waitKind("t", fmt.Sprintf("t%d", i), messages.KindAccepted)
 	}
-	st := app.Simulator("binance").Stats()
+	st := ka.Simulator("binance").Stats()
 	if st.Rejected429 != 0 || st.Banned418 != 0 {
 		t.Errorf("simulator answered %d 429s and %d 418s, want none", st.Rejected429, st.Banned418)
 	}
@@ -125,14 +126,14 @@ func TestBinancePresetSharesTheAccountLimit(t *testing.T) {
 // With the venue failing and timing out, every intent still gets one first
 // report and the venue never holds an order keyrouter did not report once.
 func TestBinanceFaultsNeverDuplicate(t *testing.T) {
-	app := testApp(t, binanceConfig(t, ", timeout: 300ms, recv_window: 1s", ""), func(a *App) {
+	ka := testApp(t, binanceConfig(t, ", timeout: 300ms, recv_window: 1s", ""), func(a *app.App) {
 		a.SimHook = func(_ string, sc *binancesim.Config) {
 			sc.Faults = binancesim.Faults{Error5xxRate: 0.2, TimeoutRate: 0.2, TimeoutAppliesRate: 0.5,
 				Paths: []string{"/api/v3/order"}}
 			sc.Seed = 7
 		}
 	})
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	const n = 20
 	for i := 0; i < n; i++ {
 		c.submit("s", fmt.Sprintf(`{"client_order_id":"x%d","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`, i))
@@ -166,11 +167,11 @@ func TestBinanceFaultsNeverDuplicate(t *testing.T) {
 			t.Errorf("%s accepted %d times", id, nAcc)
 		}
 	}
-	st := app.Simulator("binance").Stats()
+	st := ka.Simulator("binance").Stats()
 	if st.Errors5xx == 0 || st.Timeouts == 0 {
 		t.Fatalf("faults did not happen: %+v", st)
 	}
-	if got := len(app.Exchange("binance").AllOrders("acct1", "")); got != accepted {
+	if got := len(ka.Exchange("binance").AllOrders("acct1", "")); got != accepted {
 		t.Errorf("venue holds %d orders, keyrouter accepted %d", got, accepted)
 	}
 	t.Logf("%d of %d accepted; simulator: %d 5xx, %d timeouts (%d applied)", accepted, n, st.Errors5xx, st.Timeouts, st.TimeoutsApplied)
@@ -198,8 +199,8 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 		t.Fatal(err)
 	}
 	var logs, statuses syncBuffer
-	app := testApp(t, cfg, func(a *App) { a.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel) })
-	c := newClient(t, app)
+	ka := testApp(t, cfg, func(a *app.App) { a.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel) })
+	c := newClient(t, ka)
 	sub, err := c.nc.Subscribe("keys.>", func(m *nats.Msg) { statuses.Write(append(m.Data, '\n')) })
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +218,7 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 	c.waitKind("s", "b", messages.KindCanceled)
 	c.waitKind("s", "nope", messages.KindCancelRejected)
 	// Revoke b2's key at the venue: its next order fails and the key goes down.
-	if !app.Simulator("binance").RevokeKey("pub-b2", true) {
+	if !ka.Simulator("binance").RevokeKey("pub-b2", true) {
 		t.Fatal("no key pub-b2 at the simulator")
 	}
 	c.submit("t", `{"client_order_id":"d","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
@@ -226,7 +227,7 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 		t.Errorf("order on a revoked key: reason %s (%s), want key_unavailable", r.Reason, r.Message)
 	}
 	waitFor(t, 5*time.Second, "b2 down in KeyStatus", func() bool { return strings.Contains(statuses.String(), `"state":"down"`) })
-	if err := app.Close(); err != nil {
+	if err := ka.Close(); err != nil {
 		t.Logf("close: %v", err)
 	}
 
@@ -301,8 +302,8 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := testApp(t, cfg, func(a *App) { a.Keys = []string{"b1"} })
-	c := newClient(t, app)
+	ka := testApp(t, cfg, func(a *app.App) { a.Keys = []string{"b1"} })
+	c := newClient(t, ka)
 	c.submit("s", `{"client_order_id":"o1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
 	if r := c.waitKind("s", "o1", messages.KindAccepted); r.Key != "b1" {
 		t.Errorf("accepted on %s", r.Key)
@@ -311,7 +312,7 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 		t.Errorf("simulator holds %d orders of acct1, want 1", n)
 	}
 
-	all := &App{Config: cfg, Keys: AllKeys, DataDir: t.TempDir()}
+	all := &app.App{Config: cfg, Keys: app.AllKeys, DataDir: t.TempDir()}
 	err = all.Start(t.Context())
 	if err == nil {
 		all.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/paper"
@@ -50,14 +51,14 @@ func marketIntent(id string) string {
 
 func TestCancelsOvertakeQueuedOrders(t *testing.T) {
 	// Two requests per 10 s: the third order onwards waits in the queue.
-	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 2, window: 10s}]`, "", 100))
-	c := newClient(t, app)
+	ka := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 2, window: 10s}]`, "", 100))
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 8*time.Second)
 	for i := 1; i <= 4; i++ {
 		c.submit("s", limitIntent(fmt.Sprintf("n%d", i)))
 	}
 	c.waitKind("s", "n2", messages.KindAccepted)
-	waitFor(t, 5*time.Second, "n3 and n4 queued", func() bool { return app.Worker("k").Status().QueueDepth == 2 })
+	waitFor(t, 5*time.Second, "n3 and n4 queued", func() bool { return ka.Worker("k").Status().QueueDepth == 2 })
 	// Cancel n4 (queued here: no venue request needed) and n1 (at the
 	// venue: it needs budget, and must get it before n3).
 	c.cancel("s", "n4")
@@ -67,7 +68,7 @@ func TestCancelsOvertakeQueuedOrders(t *testing.T) {
 	c.waitKind("s", "n3", messages.KindAccepted)
 	// Reports of different orders are published concurrently, so the
 	// venue's own clock says what was sent first.
-	x := app.Exchange("paper")
+	x := ka.Exchange("paper")
 	n1, err1 := x.Info("k", "ETH-USDT", clientIDOf("s", "n1"))
 	n3, err3 := x.Info("k", "ETH-USDT", clientIDOf("s", "n3"))
 	if err1 != nil || err3 != nil {
@@ -80,7 +81,7 @@ func TestCancelsOvertakeQueuedOrders(t *testing.T) {
 	if len(rs) != 2 || rs[0].Kind != messages.KindAccepted || rs[1].Kind != messages.KindCanceled {
 		t.Errorf("n4 reports %v, want accepted then canceled", kinds(rs))
 	}
-	for _, o := range app.Exchange("paper").AllOrders("k", "") {
+	for _, o := range ka.Exchange("paper").AllOrders("k", "") {
 		if o.ClientID == clientIDOf("s", "n4") {
 			t.Errorf("n4 reached the venue although it was canceled in the queue")
 		}
@@ -99,8 +100,8 @@ func waitWindowStart(w, need time.Duration) {
 }
 
 func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 100))
-	c := newClient(t, app)
+	ka := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 100))
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 6*time.Second)
 	c.submit("s", marketIntent("first"))
 	c.waitKind("s", "first", messages.KindAccepted)
@@ -114,7 +115,7 @@ func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
 	if r.Reason != messages.ReasonExpired || !strings.Contains(r.Message, "budget") {
 		t.Errorf("reason %s message %q", r.Reason, r.Message)
 	}
-	if n := len(app.Exchange("paper").AllOrders("k", "")); n != 1 {
+	if n := len(ka.Exchange("paper").AllOrders("k", "")); n != 1 {
 		t.Errorf("venue has %d orders, want 1", n)
 	}
 }
@@ -123,14 +124,14 @@ func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
 // window's budget already promised to them, an order that must go in
 // that window is expired at once, not when it reaches the head.
 func TestDeadlineCountsTheQueueAhead(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 2, window: 10s}]`, "", 100))
-	c := newClient(t, app)
+	ka := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 2, window: 10s}]`, "", 100))
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 7*time.Second)
 	for _, id := range []string{"a", "b", "c", "d"} {
 		c.submit("s", limitIntent(id))
 	}
 	c.waitKind("s", "b", messages.KindAccepted)
-	waitFor(t, 5*time.Second, "c and d queued", func() bool { return app.Worker("k").Status().QueueDepth == 2 })
+	waitFor(t, 5*time.Second, "c and d queued", func() bool { return ka.Worker("k").Status().QueueDepth == 2 })
 	// The next window starts within 10 s; e's deadline is 5 s into it.
 	next := time.Now().Truncate(10 * time.Second).Add(10 * time.Second)
 	exp := next.Add(5 * time.Second).UTC().Format(time.RFC3339Nano)
@@ -143,14 +144,14 @@ func TestDeadlineCountsTheQueueAhead(t *testing.T) {
 	if r.Reason != messages.ReasonExpired {
 		t.Errorf("reason %s", r.Reason)
 	}
-	if got := app.Worker("k").Status().QueueDepth; got != 2 {
+	if got := ka.Worker("k").Status().QueueDepth; got != 2 {
 		t.Errorf("queue depth %d after e, want 2", got)
 	}
 }
 
 func TestFullQueueRejectsRateLimited(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 2))
-	c := newClient(t, app)
+	ka := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 2))
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 6*time.Second)
 	c.submit("s", limitIntent("a"))
 	c.waitKind("s", "a", messages.KindAccepted)
@@ -161,7 +162,7 @@ func TestFullQueueRejectsRateLimited(t *testing.T) {
 	if r.Reason != messages.ReasonRateLimited {
 		t.Errorf("reason %s, want rate_limited", r.Reason)
 	}
-	if got := app.Worker("k").Status().QueueDepth; got != 2 {
+	if got := ka.Worker("k").Status().QueueDepth; got != 2 {
 		t.Errorf("queue depth %d, want 2", got)
 	}
 }
@@ -169,10 +170,10 @@ func TestFullQueueRejectsRateLimited(t *testing.T) {
 // A venue stricter than the key's budget answers 429 with Retry-After: the
 // key turns throttled and nothing is sent to it before that time.
 func TestVenueThrottleHoldsTheKey(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t,
+	ka := testApp(t, oneKeyConfig(t,
 		`[{name: r1s, shape: fixed, max: 50, window: 1s}]`,
 		`[{name: r2s, shape: fixed, max: 3, window: 2s}]`, 100))
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	var mu sync.Mutex
 	var states []messages.KeyStatus
 	sub, err := c.nc.Subscribe(messages.KeyStatusSubject("k"), func(m *nats.Msg) {
@@ -194,7 +195,7 @@ func TestVenueThrottleHoldsTheKey(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		c.waitKind("s", fmt.Sprintf("t%d", i), messages.KindAccepted)
 	}
-	v := app.Venue("k").(*paper.Venue)
+	v := ka.Venue("k").(*paper.Venue)
 	if got := v.Rejections429(); got != 1 {
 		t.Errorf("venue answered 429 %d times, want exactly 1 (nothing sent while throttled)", got)
 	}
@@ -223,23 +224,23 @@ func TestVenueThrottleHoldsTheKey(t *testing.T) {
 func TestRestartKeepsQueuedOrders(t *testing.T) {
 	dir := t.TempDir()
 	cfg := oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 1, window: 10s}]`, "", 100)
-	app := &App{Config: cfg, RunRouter: true, Keys: AllKeys, DataDir: dir}
-	if err := app.Start(context.Background()); err != nil {
+	ka := &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys, DataDir: dir}
+	if err := ka.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 6*time.Second)
 	for _, id := range []string{"r1", "r2", "r3"} {
 		c.submit("s", marketIntent(id))
 	}
 	c.waitKind("s", "r1", messages.KindAccepted)
-	waitFor(t, 5*time.Second, "two queued", func() bool { return app.Worker("k").Status().QueueDepth == 2 })
+	waitFor(t, 5*time.Second, "two queued", func() bool { return ka.Worker("k").Status().QueueDepth == 2 })
 	c.nc.Close()
-	if err := app.Close(); err != nil {
+	if err := ka.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	app2 := testApp(t, cfg, func(a *App) { a.DataDir = dir })
+	app2 := testApp(t, cfg, func(a *app.App) { a.DataDir = dir })
 	c2 := newClient(t, app2)
 	for _, id := range []string{"r2", "r3"} {
 		c2.waitKind("s", id, messages.KindAccepted)
@@ -265,9 +266,9 @@ func clientIDOf(strategy, id string) string { return executors.VenueClientID(str
 // venue's refusal of the client ID makes the worker look it up and report
 // that order.
 func TestOrderAlreadyAtVenueIsNotPlacedTwice(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 50, window: 1s}]`, "", 100))
-	c := newClient(t, app)
-	x := app.Exchange("paper")
+	ka := testApp(t, oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 50, window: 1s}]`, "", 100))
+	c := newClient(t, ka)
+	x := ka.Exchange("paper")
 	prev, err := x.Place("k", executors.Order{ClientID: clientIDOf("s", "p1"), Symbol: "ETH-USDT",
 		Side: messages.Buy, Type: messages.Limit, TimeInForce: messages.GTC,
 		Quantity: decimal.RequireFromString("0.1"), Price: decimal.RequireFromString("100")})
@@ -287,8 +288,8 @@ func TestOrderAlreadyAtVenueIsNotPlacedTwice(t *testing.T) {
 // Promise 4: when the venue enforces exactly the key's limits, a burst far
 // above them is sent as fast as they allow and the venue never answers 429.
 func TestBurstNeverExceedsTheLimit(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 10, window: 1s}, {name: r3s, shape: fixed, max: 25, window: 3s}]`, "", 100))
-	c := newClient(t, app)
+	ka := testApp(t, oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 10, window: 1s}, {name: r3s, shape: fixed, max: 25, window: 3s}]`, "", 100))
+	c := newClient(t, ka)
 	const n = 40
 	for i := 0; i < n; i++ {
 		c.submit("s", marketIntent(fmt.Sprintf("b%d", i)))
@@ -296,13 +297,13 @@ func TestBurstNeverExceedsTheLimit(t *testing.T) {
 	for i := 0; i < n; i++ {
 		c.waitReport("s", fmt.Sprintf("b%d", i), "accepted", func(r messages.ExecutionReport) bool { return r.Kind == messages.KindAccepted })
 	}
-	if got := app.Venue("k").(*paper.Venue).Rejections429(); got != 0 {
+	if got := ka.Venue("k").(*paper.Venue).Rejections429(); got != 0 {
 		t.Errorf("venue answered 429 %d times, want 0", got)
 	}
 	// The venue's own clock: no second holds more than 10 orders, no
 	// 3-second window more than 25.
 	var times []time.Time
-	for _, o := range app.Exchange("paper").Orders("k", "", false) {
+	for _, o := range ka.Exchange("paper").Orders("k", "", false) {
 		times = append(times, o.Created)
 	}
 	if len(times) != n {
@@ -330,7 +331,7 @@ func TestBurstNeverExceedsTheLimit(t *testing.T) {
 // and a real re-send is still a duplicate.
 func TestRouterCrashAfterRecordingRoutesTheIntent(t *testing.T) {
 	cfg := oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 50, window: 1s}]`, "", 100)
-	execs := testApp(t, cfg, func(a *App) { a.RunRouter = false; a.Listen = "127.0.0.1:-1" })
+	execs := testApp(t, cfg, func(a *app.App) { a.RunRouter = false; a.Listen = "127.0.0.1:-1" })
 	c := newClient(t, execs)
 	ack, err := c.js.Publish(t.Context(), messages.OrdersNewSubject("s"), []byte(marketIntent("c1")))
 	if err != nil {
@@ -338,10 +339,10 @@ func TestRouterCrashAfterRecordingRoutesTheIntent(t *testing.T) {
 	}
 	// What the crashed router had written.
 	rec, _ := json.Marshal(messages.OrderRecord{Strategy: "s", ClientOrderID: "c1", Key: "k", Venue: "paper", IntentSeq: ack.Sequence})
-	if _, err := execs.buckets.Orders.Create(t.Context(), messages.OrderKey("s", "c1"), rec); err != nil {
+	if _, err := execs.Buckets().Orders.Create(t.Context(), messages.OrderKey("s", "c1"), rec); err != nil {
 		t.Fatal(err)
 	}
-	routerApp := &App{Config: cfg, NATSURL: execs.ClientURL(), RunRouter: true}
+	routerApp := &app.App{Config: cfg, NATSURL: execs.ClientURL(), RunRouter: true}
 	if err := routerApp.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -359,8 +360,8 @@ func TestRouterCrashAfterRecordingRoutesTheIntent(t *testing.T) {
 // A cancel costs more when its order is young (Kraken's rule): the order's
 // age reaches the budget through the worker.
 func TestCancelCostDependsOnTheOrdersAge(t *testing.T) {
-	app := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 20, window: 10s, costs: {new: 1, cancel: 1}, age_costs: [{under: 1s, cost: 8}, {under: 300s, cost: 1}]}]`, "", 100))
-	c := newClient(t, app)
+	ka := testApp(t, oneKeyConfig(t, `[{name: r10s, shape: fixed, max: 20, window: 10s, costs: {new: 1, cancel: 1}, age_costs: [{under: 1s, cost: 8}, {under: 300s, cost: 1}]}]`, "", 100))
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 5*time.Second)
 	c.submit("s", limitIntent("young"))
 	c.submit("s", limitIntent("old"))
@@ -372,7 +373,7 @@ func TestCancelCostDependsOnTheOrdersAge(t *testing.T) {
 	c.cancel("s", "old")
 	c.waitKind("s", "old", messages.KindCanceled)
 	// 2 new orders (1 each) + a cancel under 1 s (1+8) + one over 1 s (1+1).
-	if used := app.Worker("k").Status().Limits[0].Used; used != 13 {
+	if used := ka.Worker("k").Status().Limits[0].Used; used != 13 {
 		t.Errorf("budget used %v, want 13", used)
 	}
 }

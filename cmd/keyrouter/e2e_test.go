@@ -12,8 +12,8 @@ import (
 )
 
 func TestMarketIntentFills(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	c.submit("alpha", `{"client_order_id":"m1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.75","tags":{"book":"x"}}`)
 	last := c.waitReport("alpha", "m1", "status filled", func(r messages.ExecutionReport) bool { return r.Status == messages.StatusFilled })
 	rs := c.reports("alpha", "m1")
@@ -52,14 +52,14 @@ func TestMarketIntentFills(t *testing.T) {
 }
 
 func TestLimitRestsThenCancel(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	c.submit("beta", `{"client_order_id":"l1","symbol":"ETH-USDT","side":"buy","type":"limit","quantity":"0.1","price":"100"}`)
 	acc := c.waitKind("beta", "l1", messages.KindAccepted)
 	if acc.Status != messages.StatusNew || acc.Key != "beta-1" {
 		t.Fatalf("accepted: status %s key %s", acc.Status, acc.Key)
 	}
-	open := app.Exchange("binance").OpenOrders("beta-1", "ETH-USDT")
+	open := ka.Exchange("binance").OpenOrders("beta-1", "ETH-USDT")
 	if len(open) != 1 {
 		t.Fatalf("open orders at the venue = %d, want 1", len(open))
 	}
@@ -69,7 +69,7 @@ func TestLimitRestsThenCancel(t *testing.T) {
 		t.Errorf("canceled: status %s cum %s leaves %s", can.Status, can.CumQuantity, can.LeavesQuantity)
 	}
 	checkSeq(t, c.reports("beta", "l1"))
-	if n := len(app.Exchange("binance").OpenOrders("beta-1", "ETH-USDT")); n != 0 {
+	if n := len(ka.Exchange("binance").OpenOrders("beta-1", "ETH-USDT")); n != 0 {
 		t.Errorf("open orders after cancel = %d, want 0", n)
 	}
 	// Canceling again is too late; canceling what never existed is unknown.
@@ -84,8 +84,8 @@ func TestLimitRestsThenCancel(t *testing.T) {
 }
 
 func TestRejections(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	cases := []struct {
 		name, strategy, id, body string
 		reason                   messages.Reason
@@ -123,8 +123,8 @@ func TestRejections(t *testing.T) {
 }
 
 func TestDuplicateIntent(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	body := `{"client_order_id":"d1","symbol":"BTC-USDT","side":"sell","type":"market","quantity":"0.01"}`
 	c.submit("alpha", body)
 	c.waitKind("alpha", "d1", messages.KindAccepted)
@@ -153,7 +153,7 @@ func TestDuplicateIntent(t *testing.T) {
 	if accepted != 1 {
 		t.Errorf("accepted %d times, want once", accepted)
 	}
-	if n := len(app.Exchange("binance").AllOrders("alpha-1", "")); n != 1 {
+	if n := len(ka.Exchange("binance").AllOrders("alpha-1", "")); n != 1 {
 		t.Errorf("orders at the venue = %d, want 1", n)
 	}
 	// The same client_order_id from another strategy is another order.
@@ -162,8 +162,8 @@ func TestDuplicateIntent(t *testing.T) {
 }
 
 func TestExpiredIntentNeverReachesVenue(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	past := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
 	c.submit("alpha", `{"client_order_id":"e1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.01","expires_at":"`+past+`"}`)
 	r := c.waitKind("alpha", "e1", messages.KindExpired)
@@ -176,7 +176,7 @@ func TestExpiredIntentNeverReachesVenue(t *testing.T) {
 	c.waitKind("alpha", "e2", messages.KindAccepted)
 	id := executors.VenueClientID("alpha", "e1")
 	for _, key := range []string{"alpha-1", "alpha-2"} {
-		for _, o := range app.Exchange("binance").AllOrders(key, "") {
+		for _, o := range ka.Exchange("binance").AllOrders(key, "") {
 			if o.ClientID == id {
 				t.Fatalf("expired intent reached the venue on %s", key)
 			}
@@ -189,8 +189,8 @@ func TestExpiredIntentNeverReachesVenue(t *testing.T) {
 
 // Promise 1: every message on orders.new gets exactly one first report.
 func TestExactlyOneFirstReport(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	const n = 200
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	var ids []string
@@ -244,8 +244,8 @@ func TestExactlyOneFirstReport(t *testing.T) {
 }
 
 func TestQuantityLiteralKeptExactly(t *testing.T) {
-	app := testApp(t, nil)
-	c := newClient(t, app)
+	ka := testApp(t, nil)
+	c := newClient(t, ka)
 	c.submit("alpha", `{"client_order_id":"q1","symbol":"ETH-USDT","side":"buy","type":"limit","quantity":0.1000,"price":100.00}`)
 	r := c.waitKind("alpha", "q1", messages.KindAccepted)
 	if r.Quantity.String() != "0.1" || r.Price.String() != "100" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
@@ -17,24 +18,24 @@ import (
 
 // testApp starts the whole system on an embedded server that listens
 // nowhere (clients connect in process) and stops it when the test ends.
-func testApp(t *testing.T, cfg *configs.Config, mutate ...func(*App)) *App {
+func testApp(t *testing.T, cfg *configs.Config, mutate ...func(*app.App)) *app.App {
 	t.Helper()
 	if cfg == nil {
 		cfg = configs.Default()
 	}
-	app := &App{Config: cfg, RunRouter: true, Keys: AllKeys, DataDir: t.TempDir(), Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	ka := &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys, DataDir: t.TempDir(), Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
 	for _, m := range mutate {
-		m(app)
+		m(ka)
 	}
-	if err := app.Start(context.Background()); err != nil {
+	if err := ka.Start(context.Background()); err != nil {
 		t.Fatalf("starting keyrouter: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := app.Close(); err != nil {
+		if err := ka.Close(); err != nil {
 			t.Errorf("closing keyrouter: %v", err)
 		}
 	})
-	return app
+	return ka
 }
 
 // client is a strategy's view: it publishes intents and collects every
@@ -48,9 +49,9 @@ type client struct {
 	raw [][]byte
 }
 
-func newClient(t *testing.T, app *App) *client {
+func newClient(t *testing.T, ka *app.App) *client {
 	t.Helper()
-	nc, err := app.inProcessConn()
+	nc, err := ka.InProcessConn()
 	if err != nil {
 		t.Fatal(err)
 	}

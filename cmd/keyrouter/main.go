@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/router"
 	"github.com/rs/zerolog"
@@ -165,12 +167,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := &App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: AllKeys, Logger: log,
+	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log,
 		RouterOptions: router.Options{Reload: rf.reloader()}}
 	if rf.nats != "" {
-		app.Listen = ""
+		ka.Listen = ""
 	}
-	return serve(app, &rf, log)
+	return serve(ka, &rf, log)
 }
 
 func cmdRouter(args []string, stdout, stderr io.Writer) error {
@@ -182,7 +184,7 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(&App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log,
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log,
 		RouterOptions: router.Options{Reload: rf.reloader()}}, &rf, log)
 }
 
@@ -199,24 +201,24 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	if *keys == "" {
 		return errors.New("--key is required")
 	}
-	return serve(&App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log}, &rf, log)
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log}, &rf, log)
 }
 
 // serve runs app until SIGINT or SIGTERM (then drains) and reloads the
 // router's config on SIGHUP.
-func serve(app *App, rf *roleFlags, log zerolog.Logger) error {
+func serve(ka *app.App, rf *roleFlags, log zerolog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := app.Start(ctx); err != nil {
+	if err := ka.Start(ctx); err != nil {
 		return err
 	}
-	log.Info().Str("nats", app.ClientURL()).Bool("router", app.RunRouter).Strs("keys", app.Keys).Msg("keyrouter running")
+	log.Info().Str("nats", ka.ClientURL()).Bool("router", ka.RunRouter).Strs("keys", ka.Keys).Msg("keyrouter running")
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			if rf.config == "" || app.Router() == nil {
+			if rf.config == "" || ka.Router() == nil {
 				log.Info().Msg("SIGHUP: nothing to reload (no --config file or no router)")
 				continue
 			}
@@ -225,13 +227,13 @@ func serve(app *App, rf *roleFlags, log zerolog.Logger) error {
 				log.Error().Err(err).Msg("SIGHUP: config not reloaded")
 				continue
 			}
-			app.Router().Reload(cfg)
+			ka.Router().Reload(cfg)
 			log.Info().Str("config", rf.config).Msg("SIGHUP: config reloaded")
 		}
 	}()
-	err := app.Wait(ctx)
+	err := ka.Wait(ctx)
 	log.Info().Msg("shutting down: finishing the work in hand")
-	if cerr := app.Close(); err == nil {
+	if cerr := ka.Close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -269,4 +271,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d venues, %d keys, %d strategies)\n", *path, len(cfg.Venues), len(cfg.Keys), len(cfg.Strategies))
 	return nil
+}
+
+// keyList parses a comma-separated --key flag.
+func keyList(s string) []string {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }

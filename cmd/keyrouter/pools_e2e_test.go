@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
@@ -48,7 +49,7 @@ func control(t *testing.T, nc *nats.Conn, verb string, req messages.HaltRequest)
 // failover pool, new intents go there while it is bad, cancels follow the
 // moved orders, and traffic returns when the key recovers.
 func TestFailoverMovesOrdersAndReturns(t *testing.T) {
-	app := testApp(t, parseConfig(t, `
+	ka := testApp(t, parseConfig(t, `
 venues: {paper: {kind: paper, seed: 1, tick: 1h}}
 keys:
   k1:
@@ -58,7 +59,7 @@ keys:
   k2: {venue: paper, limits: [{name: r1s, shape: fixed, max: 50, window: 1s}]}
 strategies: {s: {keys: [k1, k2], policy: failover}}
 `))
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	waitWindowStart(10*time.Second, 7*time.Second)
 	for i := 1; i <= 5; i++ {
 		c.submit("s", limitIntent(fmt.Sprintf("o%d", i)))
@@ -78,7 +79,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 	}
 	// While k1 is throttled, new intents go to k2.
 	waitFor(t, 5*time.Second, "the router to see k1 throttled", func() bool {
-		s, _ := app.Router().Health().State("k1", time.Now())
+		s, _ := ka.Router().Health().State("k1", time.Now())
 		return s == messages.KeyThrottled
 	})
 	c.submit("s", limitIntent("o6"))
@@ -92,7 +93,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 	}
 	// Back to k1 once its throttle ends.
 	waitFor(t, 15*time.Second, "k1 active again", func() bool {
-		s, _ := app.Router().Health().State("k1", time.Now())
+		s, _ := ka.Router().Health().State("k1", time.Now())
 		return s == messages.KeyActive
 	})
 	c.submit("s", limitIntent("o7"))
@@ -100,7 +101,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 		t.Errorf("o7 on %s after k1 recovered, want k1", k)
 	}
 	// Every order was accepted once and is at exactly one venue account.
-	x := app.Exchange("paper")
+	x := ka.Exchange("paper")
 	for i := 1; i <= 7; i++ {
 		id := fmt.Sprintf("o%d", i)
 		n := 0
@@ -122,7 +123,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 }
 
 func TestPermissionsAndRisk(t *testing.T) {
-	app := testApp(t, parseConfig(t, `
+	ka := testApp(t, parseConfig(t, `
 venues: {paper: {kind: paper, seed: 1, tick: 1h}}
 keys:
   k1:
@@ -133,9 +134,9 @@ strategies:
     keys: [k1]
     risk: {max_order_notional: "500", max_open_notional: "800", price_band: "0.1"}
 `))
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	waitFor(t, 5*time.Second, "reference prices from the key's heartbeat", func() bool {
-		_, ok := app.Router().Health().Price("BTC-USDT")
+		_, ok := ka.Router().Health().Price("BTC-USDT")
 		return ok
 	})
 	order := func(id, side, typ, symbol, qty, price string) string {
@@ -173,7 +174,7 @@ strategies:
 	// Max open orders 2.
 	c.submit("s", order("n3", "buy", "limit", "BTC-USDT", "0.001", "59000"))
 	c.waitKind("s", "n3", messages.KindAccepted)
-	waitFor(t, 5*time.Second, "k1's heartbeat to count 2 open orders", func() bool { return app.Router().Health().OpenOrders("k1") == 2 })
+	waitFor(t, 5*time.Second, "k1's heartbeat to count 2 open orders", func() bool { return ka.Router().Health().OpenOrders("k1") == 2 })
 	c.submit("s", order("n4", "buy", "limit", "BTC-USDT", "0.001", "59000"))
 	if r := c.waitKind("s", "n4", messages.KindRejected); r.Reason != messages.ReasonNotPermitted || !strings.Contains(r.Message, "max_open_orders") {
 		t.Errorf("n4: %s (%s), want not_permitted on max_open_orders", r.Reason, r.Message)
@@ -181,16 +182,16 @@ strategies:
 	// Canceling one frees both the open order and its notional.
 	c.cancel("s", "n1")
 	c.waitKind("s", "n1", messages.KindCanceled)
-	waitFor(t, 5*time.Second, "k1 down to 1 open order", func() bool { return app.Router().Health().OpenOrders("k1") == 1 })
+	waitFor(t, 5*time.Second, "k1 down to 1 open order", func() bool { return ka.Router().Health().OpenOrders("k1") == 1 })
 	c.submit("s", order("n5", "buy", "limit", "BTC-USDT", "0.008", "59000"))
 	c.waitKind("s", "n5", messages.KindAccepted)
-	if n := len(app.Exchange("paper").AllOrders("k1", "")); n != 3 {
+	if n := len(ka.Exchange("paper").AllOrders("k1", "")); n != 3 {
 		t.Errorf("venue holds %d orders, want 3 (nothing refused reached it)", n)
 	}
 }
 
 func TestHaltAndResume(t *testing.T) {
-	app := testApp(t, parseConfig(t, `
+	ka := testApp(t, parseConfig(t, `
 venues: {paper: {kind: paper, seed: 1, tick: 1h}}
 keys:
   a1: {venue: paper}
@@ -200,7 +201,7 @@ strategies:
   alpha: {keys: [a1]}
   beta: {keys: [b1, b2]}
 `))
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	// Discoverable like any NATS service (nats micro ls).
 	var info *nats.Msg
 	waitFor(t, 5*time.Second, "the control service", func() bool {
@@ -242,7 +243,7 @@ strategies:
 	if r := c.waitKind("beta", "h5", messages.KindRejected); r.Reason != messages.ReasonHalted {
 		t.Errorf("intent pinned to a halted key: %s, want halted", r.Reason)
 	}
-	waitFor(t, 5*time.Second, "b1 halted in KeyStatus", func() bool { return app.Worker("b1").State() == messages.KeyHalted })
+	waitFor(t, 5*time.Second, "b1 halted in KeyStatus", func() bool { return ka.Worker("b1").State() == messages.KeyHalted })
 
 	control(t, c.nc, "halt", messages.HaltRequest{All: true})
 	c.submit("beta", marketIntentBTC("h6"))
@@ -252,7 +253,7 @@ strategies:
 	control(t, c.nc, "resume", messages.HaltRequest{All: true})
 	control(t, c.nc, "resume", messages.HaltRequest{Key: "b1"})
 	waitFor(t, 5*time.Second, "the router to see b1 active", func() bool {
-		s, _ := app.Router().Health().State("b1", time.Now())
+		s, _ := ka.Router().Health().State("b1", time.Now())
 		return s == messages.KeyActive
 	})
 	c.submit("beta", marketIntentBTC("h7"))
@@ -277,17 +278,17 @@ keys:
 	cfg1 := parseConfig(t, base+"strategies: {s: {keys: [k1, k2], policy: least_loaded}}\n")
 	cfg2 := parseConfig(t, base+"  k3: {venue: paper}\nstrategies: {s: {keys: [k1, k2, k3], policy: least_loaded}}\n")
 	current := cfg1
-	app := testApp(t, cfg1, func(a *App) {
+	ka := testApp(t, cfg1, func(a *app.App) {
 		a.Listen = "127.0.0.1:-1"
 		a.RouterOptions.Reload = func() (*configs.Config, error) { return current, nil }
 	})
-	c := newClient(t, app)
+	c := newClient(t, ka)
 	c.submit("s", `{"client_order_id":"x1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001","key":"k3"}`)
 	if r := c.waitKind("s", "x1", messages.KindRejected); r.Reason != messages.ReasonNotPermitted {
 		t.Fatalf("k3 before it exists: %s, want not_permitted", r.Reason)
 	}
 	// A second process executes k3 against the same NATS.
-	exec := &App{Config: cfg2, NATSURL: app.ClientURL(), Keys: []string{"k3"}, DataDir: t.TempDir()}
+	exec := &app.App{Config: cfg2, NATSURL: ka.ClientURL(), Keys: []string{"k3"}, DataDir: t.TempDir()}
 	if err := exec.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package main
+// Package app is one keyrouter process: an embedded NATS server or a
+// connection to one, and any of the roles (router, executors), started
+// with Start and stopped with Close. The command line builds one from its
+// flags; tests and benchmarks build one directly.
+package app
 
 import (
 	"context"
@@ -7,7 +11,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -81,7 +84,7 @@ func (a *App) ClientURL() string {
 
 // inProcessConn is a new client connection to the embedded server, without
 // TCP.
-func (a *App) inProcessConn() (*nats.Conn, error) {
+func (a *App) InProcessConn() (*nats.Conn, error) {
 	return nats.Connect("", nats.InProcessServer(a.srv))
 }
 
@@ -110,6 +113,9 @@ func (a *App) Venue(key string) executors.Venue { return a.venues[key] }
 
 // Worker returns the worker of a key this App executes.
 func (a *App) Worker(key string) *executors.Worker { return a.workers[key] }
+
+// Buckets returns the KV buckets the App provisioned (after Start).
+func (a *App) Buckets() router.Buckets { return a.buckets }
 
 // Router returns the App's router, if it runs one.
 func (a *App) Router() *router.Router { return a.router }
@@ -373,15 +379,4 @@ func (a *App) Close() error {
 	a.errMu.Lock()
 	defer a.errMu.Unlock()
 	return a.err
-}
-
-// keyList parses a comma-separated --key flag.
-func keyList(s string) []string {
-	var out []string
-	for _, k := range strings.Split(s, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			out = append(out, k)
-		}
-	}
-	return out
 }
