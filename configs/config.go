@@ -186,6 +186,11 @@ type Streams struct {
 	ReportsMaxAge time.Duration `yaml:"reports_max_age"`
 	// ReportsMaxBytes bounds the REPORTS stream (oldest dropped).
 	ReportsMaxBytes int64 `yaml:"reports_max_bytes"`
+	// DedupeHorizon is how long a (strategy, client_order_id) stays
+	// used: a re-sent intent is a duplicate for this long after the
+	// first, and routed orders are kept in EXEC as long. At least
+	// OrdersMaxAge, so a redelivered intent always finds its claim.
+	DedupeHorizon time.Duration `yaml:"dedupe_horizon"`
 }
 
 // Defaults of fields left empty.
@@ -195,6 +200,7 @@ const (
 	DefaultOrdersMaxAge     = 7 * 24 * time.Hour
 	DefaultReportsMaxAge    = 7 * 24 * time.Hour
 	DefaultReportsMaxBytes  = 1 << 30
+	DefaultDedupeHorizon    = 7 * 24 * time.Hour
 	DefaultPaperTick        = 100 * time.Millisecond
 	DefaultPaperFee         = "0.001"
 	DefaultHeartbeatTimeout = 3 * time.Second
@@ -254,6 +260,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Streams.ReportsMaxBytes == 0 {
 		c.Streams.ReportsMaxBytes = DefaultReportsMaxBytes
+	}
+	if c.Streams.DedupeHorizon == 0 {
+		c.Streams.DedupeHorizon = max(DefaultDedupeHorizon, c.Streams.OrdersMaxAge)
 	}
 	for id, v := range c.Venues {
 		if v.Kind == "paper" {
@@ -441,6 +450,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Streams.OrdersMaxAge < 0 || c.Streams.ReportsMaxAge < 0 || c.Streams.ReportsMaxBytes < 0 {
 		bad("streams", "ages and sizes must not be negative")
+	}
+	if c.Streams.DedupeHorizon < c.Streams.OrdersMaxAge {
+		bad("streams.dedupe_horizon", "must be at least orders_max_age (%v), so a redelivered intent finds its claim", c.Streams.OrdersMaxAge)
 	}
 	if len(errs) == 0 {
 		return nil
