@@ -7,243 +7,376 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// opAt is opFor with a cancel's order age filled in, for venues whose
-// cancel cost depends on it (Kraken). Worker.mu must be held.
-func (w *Worker) opAt(it *item, now time.Time) budget.Op {
-	op := opFor(it)
-	if it.cancel != nil {
-		if o := w.orders[messages.OrderKey(it.cancel.Strategy, it.cancel.ClientOrderID)]; o != nil {
-			if at := o.placedAt.Load(); at != 0 {
-				op.OrderAge = now.Sub(time.Unix(0, at))
-			}
-		}
-	}
-	return op
-}
-
-func opFor(it *item) budget.Op {
-	if it.cancel != nil {
-		return budget.Op{Class: budget.ClassCancel}
-	}
-	op := budget.Op{Class: budget.ClassNew, Symbol: it.order.intent.Symbol}
-	if it.inDoubt {
-		op.Class = budget.ClassQuery
-	}
-	return op
-}
-
-// intakeNew takes an order from exec.<key>.new: it is expired at once if
-// the budget cannot send it before its expires_at, rejected if the queue is
-// full, and queued otherwise.
-func (w *Worker) intakeNew(m jetstream.Msg) {
-	var eo messages.ExecOrder
-	if err := json.Unmarshal(m.Data(), &eo); err != nil || eo.Intent.ClientOrderID == "" {
-		w.log.Error().Err(err).Msg("undecodable exec message dropped")
-		_ = m.Term()
-		return
-	}
-	ctx := context.Background()
-	now := w.now()
-	o := newOrder(&eo)
-	it := &item{msg: m, order: o, route: max(eo.Routed, 1)}
-	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
-		it.inDoubt = true
-		if !w.restore(ctx, o) {
-			// Its reports were all stored: the order is settled.
-			_ = m.Ack()
-			return
-		}
-	}
-
-	if c, ok := w.venue.(Checker); ok && !it.inDoubt {
-		if err := c.Check(o.venueOrder()); err != nil {
-			// Refused before any budget is spent.
-			reason, msg := messages.ReasonInvalid, err.Error()
-			var ve *VenueError
-			if errors.As(err, &ve) && ve.Reason != "" {
-				reason = ve.Reason
-			}
-			w.refuse(ctx, it, reason, msg)
-			return
-		}
-	}
-
-	w.mu.Lock()
-	if !w.state.Usable() && !it.inDoubt {
-		// Routed here just before the key turned bad: hand it back, or
-		// refuse it if it is halted here and cannot move.
-		halted := w.state == messages.KeyHalted
-		w.mu.Unlock()
-		switch {
-		case o.intent.Key == "" && it.route < maxRoutes:
-			w.reroute(ctx, it)
-			return
-		case halted:
-			w.refuse(ctx, it, messages.ReasonHalted, fmt.Sprintf("key %s is halted", w.opts.Key))
-			return
-		}
-		w.mu.Lock()
-	}
-	if w.orders[o.kvKey] != nil {
-		// A redelivery of a message this worker still holds: the
-		// original's ack settles it.
-		w.mu.Unlock()
-		return
-	}
-	if w.newQ.len() >= w.opts.QueueSize {
-		w.mu.Unlock()
-		o.mu.Lock()
-		r := w.report(o, messages.KindRejected)
-		r.Status, r.Reason = messages.StatusRejected, messages.ReasonRateLimited
-		r.Message = fmt.Sprintf("key %s: queue full (%d orders waiting for budget)", w.opts.Key, w.opts.QueueSize)
-		o.status = messages.StatusRejected
-		w.finishAsync(ctx, o, []messages.ExecutionReport{r}, m)
-		return
-	}
-	op := opFor(it)
-	if exp := o.intent.ExpiresAt; exp != nil {
-		at, ok := w.project(now, op)
-		if !ok || !at.Before(*exp) || !now.Before(*exp) {
-			w.mu.Unlock()
-			if !ok {
-				at = time.Time{}
-			}
-			w.expire(ctx, it, now, at)
-			return
-		}
-		w.commit(at, op)
-	} else {
-		w.plan(now, op)
-	}
-	w.newQ.push(it)
-	w.orders[o.kvKey], w.byClient[o.clientID] = o, o
-	w.mu.Unlock()
-	signal(w.wake)
-}
-
-// restore loads what earlier deliveries of o's message reported, and
-// reports whether there is still work to do.
-func (w *Worker) restore(ctx context.Context, o *order) bool {
-	e, err := w.kv.Get(ctx, o.kvKey)
+// intake takes a message from exec.<key>.>: a new order or a cancel.
+func (t *term) intake(m jetstream.Msg) {
+	meta, err := m.Metadata()
 	if err != nil {
-		return true
-	}
-	var rec messages.OrderRecord
-	if json.Unmarshal(e.Value(), &rec) != nil || rec.Key != w.opts.Key {
-		return true
-	}
-	o.restoreFrom(&rec)
-	return !rec.Status.Terminal()
-}
-
-// project returns when op could be sent if every request queued ahead of
-// it goes first, each as early as the budget allows. It plans on a private
-// copy of the budget (the shadow) that already holds the queued requests,
-// built from the queue when missing, so an intake costs one budget
-// decision, not one per queued request. Worker.mu must be held.
-func (w *Worker) project(now time.Time, op budget.Op) (time.Time, bool) {
-	if w.newQ.len()+w.cancelQ.len() == 0 {
-		w.shadow = nil // nothing queued: the budget itself is the plan
-	}
-	if w.shadow == nil {
-		w.shadow, w.shadowTail = w.budget.Clone(), now
-		for _, q := range []*queue{&w.cancelQ, &w.newQ} {
-			q.each(func(it *item) { w.plan(now, opFor(it)) })
-		}
-	}
-	return w.shadow.Earliest(later(now, w.shadowTail), op)
-}
-
-// plan records op in the shadow at the earliest instant it could go after
-// everything planned before it. Worker.mu must be held.
-func (w *Worker) plan(now time.Time, op budget.Op) {
-	if w.shadow == nil {
-		return
-	}
-	if at, ok := w.shadow.Earliest(later(now, w.shadowTail), op); ok {
-		w.commit(at, op)
-	}
-}
-
-// commit takes op from the shadow at at, as project planned it.
-// Worker.mu must be held.
-func (w *Worker) commit(at time.Time, op budget.Op) {
-	w.shadow.TryTake(at, op)
-	w.shadowTail = at
-}
-
-// replan drops the shadow after the queue changed other than by sending
-// its head (an order left it unsent, a request went back into it, the
-// venue reported usage); project rebuilds it when next needed.
-// Worker.mu must be held.
-func (w *Worker) replan() { w.shadow = nil }
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
-// expire reports an order expired because the budget cannot send it by
-// its expires_at.
-func (w *Worker) expire(ctx context.Context, it *item, now, at time.Time) {
-	o := it.order
-	o.mu.Lock()
-	o.status = messages.StatusExpired
-	r := w.report(o, messages.KindExpired)
-	r.Reason = messages.ReasonExpired
-	switch {
-	case !now.Before(*o.intent.ExpiresAt):
-		r.Message = "expires_at " + o.intent.ExpiresAt.Format(time.RFC3339Nano) + " passed before it could be sent"
-	case at.IsZero():
-		r.Message = "the order costs more than the key's budget allows at all"
-	default:
-		r.Message = fmt.Sprintf("key %s's budget cannot send it before expires_at %s (earliest %s)",
-			w.opts.Key, o.intent.ExpiresAt.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
-	}
-	w.finishAsync(ctx, o, []messages.ExecutionReport{r}, it.msg)
-}
-
-// intakeCancel queues a cancel from exec.<key>.cancel; cancels are served
-// before new orders.
-func (w *Worker) intakeCancel(m jetstream.Msg) {
-	var ec messages.ExecCancel
-	if err := json.Unmarshal(m.Data(), &ec); err != nil || ec.ClientOrderID == "" {
-		w.log.Error().Err(err).Msg("undecodable exec cancel dropped")
+		t.log.Error().Err(err).Str("subject", m.Subject()).Msg("exec message without metadata dropped")
 		_ = m.Term()
 		return
 	}
-	w.mu.Lock()
-	if w.cancelQ.len() >= w.opts.QueueSize {
-		w.mu.Unlock()
-		w.cancelRejected(context.Background(), m, &ec, messages.ReasonRateLimited,
-			fmt.Sprintf("key %s: cancel queue full", w.opts.Key))
-		return
-	}
-	it := &item{msg: m, cancel: &ec}
-	w.cancelQ.push(it)
-	w.plan(w.now(), opFor(it))
-	w.mu.Unlock()
-	signal(w.wake)
+	t.takeIn(context.Background(), m.Subject(), m.Data(), meta.Sequence.Stream, meta.NumDelivered, m)
 }
 
-// cancelRejected reports a refused cancel. It concerns the cancel message,
-// not the order's own sequence, so its seq is 0.
-func (w *Worker) cancelRejected(ctx context.Context, m jetstream.Msg, ec *messages.ExecCancel, reason messages.Reason, msg string) {
-	r := messages.ExecutionReport{
-		Kind: messages.KindCancelRejected, ClientOrderID: ec.ClientOrderID, Strategy: ec.Strategy,
-		Key: w.opts.Key, Venue: w.opts.VenueName, Reason: reason, Message: msg, TS: w.now().UTC(),
+// takeIn handles one exec message, delivered (m set) or read directly at a
+// takeover (m nil: its redelivery is acked when it comes).
+func (t *term) takeIn(ctx context.Context, subject string, data []byte, seq, delivered uint64, m jetstream.Msg) {
+	var msg message
+	if m != nil {
+		msg = m
 	}
-	data := r.AppendJSON(nil)
-	if _, err := w.js.Publish(ctx, messages.ReportSubject(ec.Strategy, r.Kind), data); err != nil {
-		_ = m.NakWithDelay(time.Second)
+	es, ok := messages.ParseExecSubject(subject)
+	if !ok || es.Key != t.opts.Key {
+		t.log.Error().Str("subject", subject).Msg("message on an unexpected exec subject dropped")
+		terminate(msg)
 		return
 	}
-	_ = m.Ack()
+	if es.Kind == "cancel" {
+		t.takeCancel(ctx, es, seq, msg)
+		return
+	}
+	var eo messages.ExecOrder
+	if err := json.Unmarshal(data, &eo); err != nil || eo.Intent.ClientOrderID != es.ClientOrderID || eo.Intent.Strategy != es.Strategy {
+		t.log.Error().Err(err).Str("subject", subject).Msg("undecodable exec order dropped")
+		terminate(msg)
+		return
+	}
+	o := newOrder(t.opts.Key, &eo, seq)
+	o.msg = msg
+	t.admit(ctx, o, delivered > 1 || m == nil, delivered >= uint64(t.opts.MaxDeliver))
+}
+
+func terminate(m message) {
+	if m != nil {
+		_ = m.Term()
+	}
+}
+
+func ack(m message) {
+	if m != nil {
+		_ = m.Ack()
+	}
+}
+
+// admit puts a new order in hand. A redelivered one (again true) may have
+// been at work before, here or at a predecessor: its record says what
+// happened, and without one it is new only if its claim is still this
+// message (it was not handed back to another key meanwhile).
+func (t *term) admit(ctx context.Context, o *order, again, last bool) {
+	t.mu.Lock()
+	if held := t.c.orders[o.kvKey]; held != nil {
+		// A redelivery of an order in hand: its ack waits for the work.
+		if held.sendDone {
+			t.mu.Unlock()
+			ack(o.msg)
+			return
+		}
+		if held.msg == nil {
+			held.msg = o.msg
+		}
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	inDoubt := false
+	if again {
+		rec, found, err := t.readRecord(ctx, o.stateKey)
+		if err != nil {
+			t.retryLater(o.msg, last, err)
+			return
+		}
+		switch {
+		case found && rec.Route > o.route:
+			ack(o.msg) // an older claim of an order that came back here
+			return
+		case found && rec.Route == o.route && rec.Phase == messages.PhaseDone:
+			ack(o.msg)
+			return
+		case found && rec.Route == o.route && rec.Phase == messages.PhaseHandedBack:
+			t.handedBackAgain(ctx, o, &rec, last)
+			return
+		case found && rec.Route == o.route && rec.Intent != nil:
+			o.restoreFrom(&rec)
+			inDoubt = true
+		default:
+			// Never sent for this claim. Still the claim? It may have been
+			// handed back and moved while its record expired.
+			if moved, err := t.moved(ctx, o); err != nil || moved {
+				if err != nil {
+					t.retryLater(o.msg, last, err)
+				} else {
+					ack(o.msg)
+				}
+				return
+			}
+		}
+	}
+	it := &item{order: o, inDoubt: inDoubt}
+	if !inDoubt {
+		if c, ok := t.venue.(Checker); ok {
+			if err := c.Check(o.venueOrder()); err != nil {
+				// Refused before any budget is spent.
+				reason := messages.ReasonInvalid
+				var ve *VenueError
+				if errors.As(err, &ve) && ve.Reason != "" {
+					reason = ve.Reason
+				}
+				t.refuse(ctx, it, reason, err.Error())
+				return
+			}
+		}
+	}
+	if inDoubt && o.sendingAt.After(time.Time{}) {
+		// Sent by a predecessor: ask the venue only once that send can no
+		// longer take effect.
+		it.notBefore = o.sendingAt.Add(t.opts.RequestValidity)
+	}
+	now := t.clock.Now()
+	t.mu.Lock()
+	a, at := t.c.admitNew(now, it, o.movable())
+	if a == admitHeld {
+		// Taken in meanwhile: this delivery waits for that work's ack.
+		if held := t.c.orders[o.kvKey]; held != nil && held.msg == nil {
+			held.msg = o.msg
+		}
+	}
+	t.mu.Unlock()
+	switch a {
+	case admitQueued:
+		signal(t.wake)
+	case admitExpire:
+		t.expire(ctx, it, now, at)
+	case admitFull:
+		t.refuse(ctx, it, messages.ReasonRateLimited,
+			fmt.Sprintf("key %s: queue full (%d orders waiting for budget)", t.opts.Key, t.opts.QueueSize))
+	case admitHandBack:
+		t.async(func() { t.handBack(context.Background(), it) })
+	case admitHalted:
+		t.refuse(ctx, it, messages.ReasonHalted, fmt.Sprintf("key %s is halted", t.opts.Key))
+	}
+}
+
+// moved reports whether o's claim is no longer the last one of its order
+// (the router moved it to another key, or back here under a new claim).
+func (t *term) moved(ctx context.Context, o *order) (bool, error) {
+	claim, ok, err := bus.LastClaim(ctx, t.stream, messages.ExecClaimSubjects(o.intent.Strategy, o.intent.ClientOrderID))
+	if err != nil {
+		return false, err
+	}
+	if !ok || claim.Seq != o.claimSeq {
+		t.log.Info().Str("strategy", o.intent.Strategy).Str("client_order_id", o.intent.ClientOrderID).
+			Msg("redelivered order was moved to another key; dropped here")
+		return true, nil
+	}
+	return false, nil
+}
+
+// handedBackAgain answers a redelivery of an order handed back from here:
+// if the router has not moved it yet, the hand-back may not have reached
+// it, so it is published again (the router moves an order once).
+func (t *term) handedBackAgain(ctx context.Context, o *order, rec *messages.OrderRecord, last bool) {
+	moved, err := t.moved(ctx, o)
+	switch {
+	case err != nil:
+		t.retryLater(o.msg, last, err)
+	case moved:
+		ack(o.msg)
+	default:
+		o.restoreFrom(rec)
+		t.publishReroute(ctx, o)
+	}
+}
+
+// retryLater gives a message back after a failure to read the bus; on its
+// last delivery it is dropped with a log instead (it stays in EXEC; a
+// cancel or an operator can still find it).
+func (t *term) retryLater(m message, last bool, err error) {
+	if m == nil {
+		return
+	}
+	if last {
+		t.log.Error().Err(err).Msg("exec message dropped after its last delivery: the bus could not be read")
+		_ = m.Term()
+		return
+	}
+	t.log.Warn().Err(err).Msg("order state not readable; the message will be redelivered")
+	_ = m.NakWithDelay(time.Second)
+}
+
+// takeCancel takes a cancel in: it is queued if its order is in hand
+// (cancels go first); otherwise the order's record, or its claim, says
+// whether it is closed, moved to another key, or not here at all.
+func (t *term) takeCancel(ctx context.Context, es messages.ExecSubject, seq uint64, msg message) {
+	t.mu.Lock()
+	if cr := t.handledCancelLocked(seq); cr != nil {
+		done := cr.done
+		if !done && cr.msg == nil {
+			cr.msg = msg
+		}
+		t.mu.Unlock()
+		if done {
+			ack(msg)
+		}
+		return
+	}
+	cr := &cancelReq{strategy: es.Strategy, clientOrderID: es.ClientOrderID, msg: msg, seq: seq}
+	t.handledCancels[seq] = cr
+	_, inHand := t.c.orders[cr.orderKey()]
+	t.mu.Unlock()
+	if !inHand {
+		o, done := t.resolveCancel(ctx, cr)
+		if done {
+			return
+		}
+		t.mu.Lock()
+		if t.c.orders[o.kvKey] == nil {
+			t.c.hold(o)
+		}
+		t.mu.Unlock()
+	}
+	t.mu.Lock()
+	ok := t.c.admitCancel(t.clock.Now(), &item{cancel: cr})
+	t.mu.Unlock()
+	if !ok {
+		t.cancelRejected(ctx, cr, messages.ReasonRateLimited, fmt.Sprintf("key %s: cancel queue full", t.opts.Key))
+		return
+	}
+	signal(t.wake)
+}
+
+func (t *term) handledCancelLocked(seq uint64) *cancelReq {
+	if len(t.handledCancels) > 4*t.opts.QueueSize {
+		// Only recent cancels can be redelivered: forget the old ones.
+		for s, cr := range t.handledCancels {
+			if cr.done {
+				delete(t.handledCancels, s)
+			}
+		}
+	}
+	return t.handledCancels[seq]
+}
+
+// resolveCancel finds the order of a cancel that is not in hand: from its
+// record (at the venue: returned, to be canceled there), or it answers the
+// cancel itself (done true): closed, moved (forwarded), or unknown.
+func (t *term) resolveCancel(ctx context.Context, cr *cancelReq) (o *order, done bool) {
+	stateKey := messages.OrderStateKey(t.opts.Key, cr.strategy, cr.clientOrderID)
+	rec, found, err := t.readRecord(ctx, stateKey)
+	if err != nil {
+		t.cancelRetry(cr, err)
+		return nil, true
+	}
+	if found && rec.Intent != nil {
+		switch rec.Phase {
+		case messages.PhaseDone:
+			t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already %s", cr.clientOrderID, rec.Status))
+			return nil, true
+		case messages.PhaseSending, messages.PhaseOpen:
+			return orderFromRecord(&rec), false
+		}
+	}
+	claim, ok, err := bus.LastClaim(ctx, t.stream, messages.ExecClaimSubjects(cr.strategy, cr.clientOrderID))
+	switch {
+	case err != nil:
+		t.cancelRetry(cr, err)
+	case !ok:
+		t.cancelRejected(ctx, cr, messages.ReasonUnknownOrder, fmt.Sprintf("no order %q", cr.clientOrderID))
+	case claim.Key == messages.RefusedKey:
+		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q was not accepted", cr.clientOrderID))
+	case claim.Key != t.opts.Key:
+		t.forwardCancel(ctx, cr, claim.Key)
+	default:
+		// Routed here, delivered before this cancel (one consumer, in
+		// stream order), not in hand and no record left: it closed a
+		// while ago.
+		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already closed", cr.clientOrderID))
+	}
+	return nil, true
+}
+
+func (t *term) cancelRetry(cr *cancelReq, err error) {
+	t.mu.Lock()
+	delete(t.handledCancels, cr.seq)
+	m := cr.msg
+	t.mu.Unlock()
+	t.log.Warn().Err(err).Msg("order state not readable for a cancel; it will be redelivered")
+	if m != nil {
+		_ = m.NakWithDelay(time.Second)
+	}
+}
+
+// recover loads what the key's previous active worker left: the orders
+// that may be at the venue (their records), and the messages it was
+// given and had not finished (read directly from EXEC, so they are not
+// left waiting for AckWait).
+func (t *term) recover(ctx context.Context, cons jetstream.Consumer) error {
+	var recs []messages.OrderRecord
+	err := bus.ScanLast(ctx, t.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject(messages.OrderStateKeys(t.opts.Key)), func(m jetstream.Msg) error {
+		var rec messages.OrderRecord
+		if json.Unmarshal(m.Data(), &rec) == nil && rec.Intent != nil && rec.Key == t.opts.Key {
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("executor %s: reading its orders: %w", t.opts.Key, err)
+	}
+	now := t.clock.Now()
+	t.mu.Lock()
+	n := 0
+	for i := range recs {
+		rec := &recs[i]
+		if rec.Phase != messages.PhaseSending && rec.Phase != messages.PhaseOpen {
+			continue
+		}
+		o := orderFromRecord(rec)
+		// Its exec message was acked once its sending was reported (open);
+		// if a redelivery comes, it is acked at once.
+		o.sendDone = rec.Phase == messages.PhaseOpen
+		it := &item{order: o, inDoubt: true}
+		if rec.Phase == messages.PhaseSending {
+			it.notBefore = rec.SendingAt.Add(t.opts.RequestValidity)
+		}
+		t.c.hold(o)
+		t.c.newQ.push(it)
+		n++
+	}
+	t.c.replan()
+	t.mu.Unlock()
+	if n > 0 {
+		t.log.Info().Int("orders", n).Msg("orders that may be at the venue: asking the venue about each")
+		signal(t.wake)
+	}
+
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("executor %s: consumer info: %w", t.opts.Key, err)
+	}
+	taken := 0
+	for seq := info.AckFloor.Stream + 1; seq <= info.Delivered.Stream; {
+		gctx, cancel := bus.Bounded(ctx)
+		raw, err := t.stream.GetMsg(gctx, seq, jetstream.WithGetMsgSubject(messages.ExecKeySubjects(t.opts.Key)))
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("executor %s: reading pending messages: %w", t.opts.Key, err)
+		}
+		if raw.Sequence > info.Delivered.Stream {
+			break
+		}
+		seq = raw.Sequence + 1
+		t.takeIn(ctx, raw.Subject, raw.Data, raw.Sequence, 2, nil)
+		taken++
+	}
+	if taken > 0 {
+		t.log.Info().Int("messages", taken).Time("at", now).Msg("took in the messages the previous worker had not finished")
+	}
+	return nil
 }

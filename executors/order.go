@@ -1,61 +1,128 @@
 package executors
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
 )
 
-// order is the worker's state of one order. mu serializes everything that
-// publishes reports of the order, so its seq is gapless and in order; it
-// may be locked by the dispatcher and unlocked by the goroutine that
-// finishes the reporting. Lock order: order.mu before Worker.mu.
+// message is what the worker needs of a JetStream message (jetstream.Msg
+// has it); the decisions in core hold them without using them.
+type message interface {
+	Ack() error
+	Nak() error
+	NakWithDelay(delay time.Duration) error
+	InProgress() error
+	Term() error
+}
+
+// order is the worker's state of one order in hand.
 type order struct {
-	mu        sync.Mutex
-	kvKey     string
+	kvKey     string // OrderKey(strategy, id)
+	stateKey  string // OrderStateKey(key, strategy, id)
 	clientID  string
 	intent    messages.OrderIntent
 	intentSeq uint64
+	route     int
+	claimSeq  uint64    // EXEC sequence of the order's claim here
+	received  time.Time // when the router took the intent
 
-	// Fields below are guarded by mu.
-	sent         bool // handed to the venue (or possibly so)
+	// Guarded by Worker.mu.
+	placedAt time.Time // when the last Place was sent (a cancel's cost may depend on the order's age)
+	// msg is the order's exec message, acked once its sending is
+	// reported; nil if it was read directly at a takeover (its
+	// redelivery is acked when it comes, sendDone tells).
+	msg      message
+	sendDone bool
+
+	// mu serializes everything that reports the order, so its seq is
+	// gapless and in order; it may be locked by the dispatcher and
+	// unlocked by the goroutine that finishes the reporting. Lock order:
+	// order.mu before Worker.mu. Fields below are guarded by mu.
+	mu           sync.Mutex
+	phase        string // "" (never sent), or a messages.Phase*
+	sendingAt    time.Time
 	venueOrderID string
 	status       messages.Status // "" until the venue answered
 	cum          decimal.Decimal
 	notional     decimal.Decimal // sum of fill quantity times price
 	seq          uint64
 	trades       map[string]struct{}
-	// reportedCum is the cum_quantity already reported before a restart:
-	// fills of a complete fill list up to it were reported then.
-	reportedCum decimal.Decimal
-	// placedAt is when the order was sent (UnixNano; 0 before), read
-	// without mu to price a cancel by the order's age.
-	placedAt atomic.Int64
+	tradeList    []string
 }
 
-func newOrder(eo *messages.ExecOrder) *order {
+func newOrder(key string, eo *messages.ExecOrder, claimSeq uint64) *order {
 	in := eo.Intent
 	return &order{
 		kvKey:     messages.OrderKey(in.Strategy, in.ClientOrderID),
+		stateKey:  messages.OrderStateKey(key, in.Strategy, in.ClientOrderID),
 		clientID:  VenueClientID(in.Strategy, in.ClientOrderID),
 		intent:    in,
 		intentSeq: eo.IntentSeq,
+		route:     max(eo.Routed, 1),
+		claimSeq:  claimSeq,
+		received:  eo.ReceivedAt,
 		trades:    map[string]struct{}{},
 	}
 }
 
-// report starts a report of kind on o with its running totals.
-func (w *Worker) report(o *order, kind messages.ReportKind) messages.ExecutionReport {
+// orderFromRecord rebuilds an order from its record (rec.Intent set).
+func orderFromRecord(rec *messages.OrderRecord) *order {
+	o := newOrder(rec.Key, &messages.ExecOrder{Intent: *rec.Intent, IntentSeq: rec.IntentSeq, Routed: rec.Route}, 0)
+	o.restoreFrom(rec)
+	return o
+}
+
+// restoreFrom takes the state rec says was reported.
+func (o *order) restoreFrom(rec *messages.OrderRecord) {
+	o.phase, o.sendingAt = rec.Phase, rec.SendingAt
+	o.seq, o.status, o.venueOrderID = rec.Seq, rec.Status, rec.VenueOrderID
+	o.cum = rec.CumQuantity
+	o.notional = rec.AvgPrice.Mul(rec.CumQuantity)
+	for _, id := range rec.Trades {
+		o.addTrade(id)
+	}
+}
+
+func (o *order) addTrade(id string) {
+	if _, ok := o.trades[id]; !ok {
+		o.trades[id] = struct{}{}
+		o.tradeList = append(o.tradeList, id)
+	}
+}
+
+// movable reports whether the order may go to another key of its pool
+// (not pinned to its key, not moved already).
+func (o *order) movable() bool { return o.intent.Key == "" && o.route < maxRoutes }
+
+// sent reports whether the order may be at the venue.
+func (o *order) sent() bool { return o.phase == messages.PhaseSending || o.phase == messages.PhaseOpen }
+
+// record is the order's state for the order-state bucket. o.mu held.
+func (o *order) record(key, venue string, now time.Time) messages.OrderRecord {
+	rec := messages.OrderRecord{
+		Strategy: o.intent.Strategy, ClientOrderID: o.intent.ClientOrderID,
+		Key: key, Venue: venue, IntentSeq: o.intentSeq, Route: o.route,
+		Phase: o.phase, SendingAt: o.sendingAt, VenueOrderID: o.venueOrderID,
+		Status: o.status, CumQuantity: o.cum, Seq: o.seq, Intent: &o.intent,
+		Trades: o.tradeList, UpdatedAt: now.UTC(),
+	}
+	if o.cum.IsPositive() {
+		rec.AvgPrice = o.notional.Div(o.cum)
+	}
+	return rec
+}
+
+// reporter builds a key's reports.
+type reporter struct{ key, venue string }
+
+// report starts a report of kind on o with its running totals. o.mu held.
+func (rp reporter) report(o *order, kind messages.ReportKind) messages.ExecutionReport {
 	r := messages.NewReport(&o.intent, kind, o.status)
-	r.Key, r.Venue, r.VenueOrderID = w.opts.Key, w.opts.VenueName, o.venueOrderID
+	r.Key, r.Venue, r.VenueOrderID = rp.key, rp.venue, o.venueOrderID
 	r.CumQuantity = o.cum
 	r.LeavesQuantity = o.intent.Quantity.Sub(o.cum)
 	if o.status.Terminal() {
@@ -67,42 +134,71 @@ func (w *Worker) report(o *order, kind messages.ReportKind) messages.ExecutionRe
 	return r
 }
 
-// apply folds a venue update into o and returns the reports it makes:
-// one per new fill, then canceled or expired if the order closed so. If
-// complete, u.Fills holds every fill of the order so far; fills up to
-// reportedCum were reported before a restart and are skipped.
-func (w *Worker) apply(o *order, u OrderUpdate, complete bool) []messages.ExecutionReport {
-	var reps []messages.ExecutionReport
+// refusal is a report that ends o unsent: rejected with reason, or expired.
+func (rp reporter) refusal(o *order, kind messages.ReportKind, reason messages.Reason, msg string) messages.ExecutionReport {
+	o.status = messages.StatusRejected
+	if kind == messages.KindExpired {
+		o.status = messages.StatusExpired
+	}
+	o.phase = messages.PhaseDone
+	r := rp.report(o, kind)
+	r.Reason, r.Message = reason, msg
+	return r
+}
+
+// apply folds a venue update into o and returns the reports it makes: one
+// per new fill, then canceled or expired if the order closed so. Whatever
+// the venue says, a fill is reported only if it belongs to this order, is
+// new (by trade ID) and keeps cum_quantity within quantity; anything else
+// is returned in bad, to be logged loudly, and not reported. o.mu held.
+func (rp reporter) apply(o *order, u OrderUpdate) (reps []messages.ExecutionReport, bad []string) {
+	if u.ClientID != "" && u.ClientID != o.clientID {
+		return nil, []string{fmt.Sprintf("update for client order ID %s, not this order's %s", u.ClientID, o.clientID)}
+	}
 	if u.VenueOrderID != "" {
+		if o.venueOrderID != "" && u.VenueOrderID != o.venueOrderID {
+			return nil, []string{fmt.Sprintf("update for venue order %s, this order is %s", u.VenueOrderID, o.venueOrderID)}
+		}
 		o.venueOrderID = u.VenueOrderID
 	}
-	running := decimal.Zero
 	for _, f := range u.Fills {
-		running = running.Add(f.Quantity)
+		switch {
+		case f.TradeID == "":
+			bad = append(bad, fmt.Sprintf("fill of %s at %s without a trade ID", f.Quantity, f.Price))
+			continue
+		case f.VenueOrderID != "" && f.VenueOrderID != o.venueOrderID:
+			bad = append(bad, fmt.Sprintf("trade %s belongs to venue order %s, not %s", f.TradeID, f.VenueOrderID, o.venueOrderID))
+			continue
+		}
 		if _, seen := o.trades[f.TradeID]; seen {
+			continue // venues repeat fills; each is reported once
+		}
+		if !f.Quantity.IsPositive() || !f.Price.IsPositive() {
+			bad = append(bad, fmt.Sprintf("trade %s has quantity %s price %s", f.TradeID, f.Quantity, f.Price))
 			continue
 		}
-		o.trades[f.TradeID] = struct{}{}
-		if complete && running.LessThanOrEqual(o.reportedCum) {
+		if cum := o.cum.Add(f.Quantity); cum.GreaterThan(o.intent.Quantity) {
+			bad = append(bad, fmt.Sprintf("trade %s of %s would make cum_quantity %s, above the order's quantity %s",
+				f.TradeID, f.Quantity, cum, o.intent.Quantity))
 			continue
 		}
+		o.addTrade(f.TradeID)
 		o.cum = o.cum.Add(f.Quantity)
 		o.notional = o.notional.Add(f.Quantity.Mul(f.Price))
 		o.status = messages.StatusPartiallyFilled
-		if o.cum.GreaterThanOrEqual(o.intent.Quantity) {
-			o.status = messages.StatusFilled
+		if o.cum.Equal(o.intent.Quantity) {
+			o.status, o.phase = messages.StatusFilled, messages.PhaseDone
 		}
-		r := w.report(o, messages.KindFill)
-		fill := f
+		r := rp.report(o, messages.KindFill)
+		fill := f.Fill
 		r.Fill = &fill
 		reps = append(reps, r)
 	}
 	switch u.Status {
 	case messages.StatusCanceled, messages.StatusExpired:
-		if o.status != u.Status {
-			o.status = u.Status
-			kind := messages.KindCanceled
-			r := w.report(o, kind)
+		if !o.status.Terminal() {
+			o.status, o.phase = u.Status, messages.PhaseDone
+			r := rp.report(o, messages.KindCanceled)
 			if u.Status == messages.StatusExpired {
 				r.Kind, r.Reason = messages.KindExpired, messages.ReasonExpired
 				r.Message = u.Message
@@ -119,191 +215,19 @@ func (w *Worker) apply(o *order, u OrderUpdate, complete bool) []messages.Execut
 			o.status = messages.StatusNew
 		}
 	}
-	return reps
+	return reps, bad
 }
 
-// emit publishes reps of o (with o.mu held), numbering them, writes the
-// order's record, and waits until all are stored.
-func (w *Worker) emit(ctx context.Context, o *order, reps []messages.ExecutionReport) error {
-	if len(reps) == 0 {
-		return nil
+// venueOrder is o as sent to the venue.
+func (o *order) venueOrder() Order {
+	in := &o.intent
+	price := decimal.Zero
+	if in.Price != nil {
+		price = *in.Price
 	}
-	now := w.now().UTC()
-	futures := make([]jetstream.PubAckFuture, 0, len(reps))
-	for i := range reps {
-		o.seq++
-		reps[i].Seq, reps[i].TS = o.seq, now
-		f, err := w.js.PublishAsync(messages.ReportSubject(o.intent.Strategy, reps[i].Kind), reps[i].AppendJSON(nil))
-		if err != nil {
-			return fmt.Errorf("publishing report: %w", err)
-		}
-		futures = append(futures, f)
+	return Order{
+		ClientID: o.clientID, Symbol: in.Symbol, Side: in.Side, Type: in.Type,
+		TimeInForce: in.TimeInForce, Quantity: in.Quantity, Price: price,
+		PostOnly: in.PostOnly, ReduceOnly: in.ReduceOnly,
 	}
-	rec := messages.OrderRecord{
-		Strategy: o.intent.Strategy, ClientOrderID: o.intent.ClientOrderID,
-		Key: w.opts.Key, Venue: w.opts.VenueName, IntentSeq: o.intentSeq,
-		VenueOrderID: o.venueOrderID, Status: o.status, CumQuantity: o.cum,
-		Seq: o.seq, Intent: &o.intent, UpdatedAt: now,
-	}
-	if last := reps[len(reps)-1]; last.Kind == messages.KindRejected {
-		rec.Status, rec.Reason, rec.Message = messages.StatusRejected, last.Reason, last.Message
-	}
-	if o.cum.IsPositive() {
-		rec.AvgPrice = o.notional.Div(o.cum)
-	}
-	data, _ := json.Marshal(rec)
-	f, err := w.js.PublishAsync(messages.OrderStateSubject(o.kvKey), data)
-	if err != nil {
-		return fmt.Errorf("writing order state: %w", err)
-	}
-	futures = append(futures, f)
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("storing report: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// finish emits reps of o, then acks msgs; o.mu must be held and is
-// released. If the reports cannot be stored the messages are nak'ed so the
-// work is redone (the order is then in doubt, and the venue is asked first).
-func (w *Worker) finish(ctx context.Context, o *order, reps []messages.ExecutionReport, msgs ...jetstream.Msg) {
-	err := w.emit(ctx, o, reps)
-	terminal := o.status.Terminal()
-	o.mu.Unlock()
-	if err != nil {
-		w.log.Error().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("reports not stored; message will be redelivered")
-		for _, m := range msgs {
-			_ = m.NakWithDelay(time.Second)
-		}
-		if terminal {
-			w.forget(o)
-		}
-		return
-	}
-	for _, m := range msgs {
-		_ = m.Ack()
-	}
-	if terminal {
-		w.forget(o)
-	}
-}
-
-// finishAsync runs finish on a bounded pool so the dispatcher can go on.
-func (w *Worker) finishAsync(ctx context.Context, o *order, reps []messages.ExecutionReport, msgs ...jetstream.Msg) {
-	w.postSem <- struct{}{}
-	w.post.Add(1)
-	go func() {
-		defer func() { <-w.postSem; w.post.Done() }()
-		w.finish(ctx, o, reps, msgs...)
-	}()
-}
-
-// forget drops a closed order from memory; its record stays in the KV.
-func (w *Worker) forget(o *order) {
-	w.mu.Lock()
-	if w.orders[o.kvKey] == o {
-		delete(w.orders, o.kvKey)
-	}
-	if w.byClient[o.clientID] == o {
-		delete(w.byClient, o.clientID)
-	}
-	w.mu.Unlock()
-}
-
-// updatesLoop applies the venue's asynchronous updates (fills of resting
-// orders, closes the venue did itself).
-func (w *Worker) updatesLoop(ctx context.Context) {
-	ch := w.venue.Updates()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case u, ok := <-ch:
-			if !ok {
-				return
-			}
-			w.mu.Lock()
-			o := w.byClient[u.ClientID]
-			w.mu.Unlock()
-			if o == nil {
-				continue
-			}
-			o.mu.Lock()
-			if !o.sent {
-				o.mu.Unlock()
-				continue
-			}
-			reps := w.apply(o, u, false)
-			if len(reps) == 0 {
-				o.mu.Unlock()
-				continue
-			}
-			w.finish(ctx, o, reps)
-		}
-	}
-}
-
-// recover loads the key's open orders from the order-state bucket after a
-// restart and asks the venue what happened to them meanwhile.
-func (w *Worker) recover(ctx context.Context) error {
-	lister, err := w.kv.ListKeys(ctx)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil
-		}
-		return fmt.Errorf("executor %s: listing order state: %w", w.opts.Key, err)
-	}
-	var open []*order
-	for k := range lister.Keys() {
-		e, err := w.kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var rec messages.OrderRecord
-		if json.Unmarshal(e.Value(), &rec) != nil || rec.Key != w.opts.Key || rec.Intent == nil ||
-			rec.Status == "" || rec.Status.Terminal() {
-			continue
-		}
-		open = append(open, orderFromRecord(&rec))
-	}
-	w.mu.Lock()
-	for _, o := range open {
-		w.orders[o.kvKey], w.byClient[o.clientID] = o, o
-	}
-	w.mu.Unlock()
-	for _, o := range open {
-		u, err := w.venue.Query(ctx, o.intent.Symbol, o.clientID)
-		if err != nil {
-			w.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("recovered order not queried")
-			continue
-		}
-		o.mu.Lock()
-		w.finish(ctx, o, w.apply(o, u, true))
-	}
-	if len(open) > 0 {
-		w.log.Info().Int("orders", len(open)).Msg("recovered open orders")
-	}
-	return nil
-}
-
-// orderFromRecord rebuilds an order that reached the venue from its
-// record (rec.Intent must be set).
-func orderFromRecord(rec *messages.OrderRecord) *order {
-	o := newOrder(&messages.ExecOrder{Intent: *rec.Intent, IntentSeq: rec.IntentSeq})
-	o.sent = true
-	o.restoreFrom(rec)
-	return o
-}
-
-// restoreFrom takes the reported state of rec.
-func (o *order) restoreFrom(rec *messages.OrderRecord) {
-	o.seq, o.status, o.venueOrderID = rec.Seq, rec.Status, rec.VenueOrderID
-	o.cum, o.reportedCum = rec.CumQuantity, rec.CumQuantity
-	o.notional = rec.AvgPrice.Mul(rec.CumQuantity)
 }

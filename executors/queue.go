@@ -1,27 +1,7 @@
 package executors
 
-import (
-	"time"
-
-	"github.com/keyrouter/keyrouter/messages"
-	"github.com/nats-io/nats.go/jetstream"
-)
-
-// item is one message waiting in a key's queue.
-type item struct {
-	msg    jetstream.Msg
-	order  *order               // for a new order
-	cancel *messages.ExecCancel // for a cancel
-	// inDoubt: the order may already be at the venue (a redelivery, or an
-	// answer that left the outcome unknown); ask the venue before sending.
-	inDoubt   bool
-	attempts  int
-	route     int       // how often the order was handed to a key (ExecOrder.Routed)
-	notBefore time.Time // backoff after a failed attempt
-}
-
-// queue is a FIFO of items. It is bounded by its owner (Worker checks the
-// length against QueueSize before pushing) and guarded by Worker.mu.
+// queue is a FIFO of items. It is bounded by its owner (core checks the
+// length against the queue size before pushing) and guarded by Worker.mu.
 type queue struct {
 	items []*item
 	head  int
@@ -65,30 +45,6 @@ func (q *queue) pop() *item {
 	return it
 }
 
-// has reports whether order o is queued.
-func (q *queue) has(o *order) bool {
-	for _, it := range q.items[q.head:] {
-		if it.order == o {
-			return true
-		}
-	}
-	return false
-}
-
-// remove takes out the item of order o, if queued, and returns it.
-func (q *queue) remove(o *order) *item {
-	for i := q.head; i < len(q.items); i++ {
-		if q.items[i].order == o {
-			it := q.items[i]
-			copy(q.items[i:], q.items[i+1:])
-			q.items[len(q.items)-1] = nil
-			q.items = q.items[:len(q.items)-1]
-			return it
-		}
-	}
-	return nil
-}
-
 // removeIf takes out every item for which f is true, in order.
 func (q *queue) removeIf(f func(*item) bool) []*item {
 	var out []*item
@@ -103,6 +59,20 @@ func (q *queue) removeIf(f func(*item) bool) []*item {
 	clear(q.items[len(kept):])
 	q.items = kept
 	return out
+}
+
+// removeFirst takes out the first item for which f is true, if any.
+func (q *queue) removeFirst(f func(*item) bool) *item {
+	for i := q.head; i < len(q.items); i++ {
+		if f(q.items[i]) {
+			it := q.items[i]
+			copy(q.items[i:], q.items[i+1:])
+			q.items[len(q.items)-1] = nil
+			q.items = q.items[:len(q.items)-1]
+			return it
+		}
+	}
+	return nil
 }
 
 func (q *queue) each(f func(*item)) {

@@ -77,12 +77,21 @@ type OrderUpdate struct {
 	CumQuantity decimal.Decimal
 	// Fills are executions; Place and Query return every fill so far, an
 	// asynchronous update at least the new ones.
-	Fills []messages.Fill
+	Fills []Fill
 	// Reason and Message explain a rejected or expired status.
 	Reason  messages.Reason
 	Message string
 	// Usage is rate-limit usage the venue reported with this answer.
 	Usage []Usage
+}
+
+// Fill is one execution as a venue reports it.
+type Fill struct {
+	messages.Fill
+	// VenueOrderID is the venue's ID of the order the fill belongs to, as
+	// the venue says it ("": the update's). The worker reports a fill of
+	// another order as nothing.
+	VenueOrderID string
 }
 
 // Usage is a venue's own count of a rate limit, e.g. Binance's

@@ -4,29 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
-
-// Budget is the rate budget of a key, as the worker uses it
-// (*budget.Budget implements it).
-type Budget interface {
-	Earliest(now time.Time, op budget.Op) (time.Time, bool)
-	TryTake(now time.Time, op budget.Op) (bool, time.Duration)
-	Observe(now time.Time, limit string, used int64)
-	Status(now time.Time) []budget.LimitState
-	// Clone returns a private copy to plan on.
-	Clone() *budget.Budget
-}
-
-var _ Budget = (*budget.Budget)(nil)
 
 // Options configure a Worker; zero values take the defaults.
 type Options struct {
@@ -41,166 +27,176 @@ type Options struct {
 	// AckWait is how long JetStream waits for an ack before redelivering
 	// (default 10s); waiting orders are kept in progress meanwhile.
 	AckWait time.Duration
+	// MaxDeliver bounds the deliveries of one exec message (default 50):
+	// one that still fails is answered for good on its last delivery.
+	MaxDeliver int
 	// StatusEvery is the KeyStatus heartbeat period (default 1s).
 	StatusEvery time.Duration
-	// WorkerID names this worker in KeyStatus (default key@pid-ish).
-	WorkerID string
-	Now      func() time.Time
-	Logger   zerolog.Logger
+	// RequestValidity bounds how long after it was sent a Place can
+	// still take effect at the venue (its request window, e.g. Binance's
+	// recvWindow, or the request timeout); a worker taking over a key
+	// asks the venue about an order its predecessor was sending only
+	// after that (default 10s).
+	RequestValidity time.Duration
+	Clock           bus.Clock
+	Logger          zerolog.Logger
 }
 
-// Worker executes one key's orders. Create with NewWorker, start with Run.
+// Worker executes one key's orders: any number of workers of one key may
+// run in any processes; the one holding the key's lease is active, the
+// others wait to take over. Create with NewWorker, start with Run.
 type Worker struct {
 	opts   Options
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	kv     jetstream.KeyValue
-	ctl    jetstream.KeyValue // halts; nil: none
+	b      bus.Buckets
+	leases *bus.Leases
 	venue  Venue
 	budget Budget
 	log    zerolog.Logger
-	now    func() time.Time
+	clock  bus.Clock
+	id     string // KeyStatus.worker
+	rp     reporter
 
-	mu       sync.Mutex
-	newQ     queue
-	cancelQ  queue
-	orders   map[string]*order // by OrderKey, orders not yet terminal
-	byClient map[string]*order // by venue client ID
-	state    messages.KeyState
-	until    time.Time
-	stateMsg string
-	// shadow is a private copy of the budget with every queued request
-	// planned in it, shadowTail the instant of the last; nil when it must
-	// be rebuilt. See project.
-	shadow     *budget.Budget
-	shadowTail time.Time
-
-	wake    chan struct{} // cap 1: the dispatcher has something to look at
-	changed chan struct{} // cap 1: state changed, publish status now
-	post    sync.WaitGroup
-	postSem chan struct{}
+	mu   sync.Mutex
+	term *term // the active term; nil while standing by
 }
 
 // NewWorker returns a worker for opts.Key over venue with budget b. The
-// streams and buckets must exist (router.Provision): kv is the order-state
-// bucket, control the bucket of halts (nil: the key is never halted).
-func NewWorker(nc *nats.Conn, js jetstream.JetStream, kv, control jetstream.KeyValue, venue Venue, b Budget, opts Options) *Worker {
+// streams and buckets must exist (bus.Provision); leases is this
+// process's lease view (started).
+func NewWorker(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus.Leases, venue Venue, bud Budget, opts Options) *Worker {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
 	if opts.AckWait <= 0 {
 		opts.AckWait = 10 * time.Second
 	}
+	if opts.MaxDeliver <= 0 {
+		opts.MaxDeliver = 50
+	}
 	if opts.StatusEvery <= 0 {
 		opts.StatusEvery = time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.RequestValidity <= 0 {
+		opts.RequestValidity = 10 * time.Second
 	}
-	if opts.WorkerID == "" {
-		opts.WorkerID = opts.Key + "@" + nats.NewInbox()[7:15]
+	if opts.Clock == nil {
+		opts.Clock = bus.RealClock
 	}
 	return &Worker{
-		opts: opts, nc: nc, js: js, kv: kv, ctl: control, venue: venue, budget: b, now: opts.Now,
-		log:    opts.Logger.With().Str("role", "executor").Str("key", opts.Key).Logger(),
-		orders: map[string]*order{}, byClient: map[string]*order{},
-		state: messages.KeyActive,
-		wake:  make(chan struct{}, 1), changed: make(chan struct{}, 1),
-		postSem: make(chan struct{}, 256),
+		opts: opts, nc: nc, js: js, b: b, leases: leases, venue: venue, budget: bud, clock: opts.Clock,
+		log: opts.Logger.With().Str("role", "executor").Str("key", opts.Key).Logger(),
+		id:  opts.Key + "@" + leases.Instance(),
+		rp:  reporter{key: opts.Key, venue: opts.VenueName},
 	}
 }
 
-// Consumer names of a key's partition.
-func consumerNames(key string) (newName, cancelName string) {
-	return "exec-" + key + "-new", "exec-" + key + "-cancel"
-}
+// ConsumerName is the durable consumer of key's partition of EXEC.
+func ConsumerName(key string) string { return "exec-" + key }
 
-// Run serves the key until ctx is done. On return every order in hand has
-// been finished or nak'ed back to JetStream.
+// priorityGroup is the pinned priority group of every keyrouter consumer:
+// the server delivers to one client of it at a time.
+const priorityGroup = "active"
+
+// Run serves the key until ctx is done: it stands by until it holds the
+// key's lease, then executes (a term) until ctx ends or the lease is
+// lost, and stands by again. On return the lease is released and every
+// order in hand is finished or handed back to JetStream for the next
+// active worker.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.recover(ctx); err != nil {
-		return err
+	w.log.Info().Str("worker", w.id).Msg("executor standing by for the key's lease")
+	for {
+		lease, err := w.leases.Acquire(ctx, w.b.Orders, messages.LeaseKey(w.opts.Key), "*.=lease")
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		err = w.serve(ctx, lease)
+		if ctx.Err() != nil {
+			_ = lease.Release()
+			return nil
+		}
+		if err != nil {
+			// A term that could not start (the bus is unwell): let
+			// another worker try, and try again in a moment.
+			w.log.Error().Err(err).Msg("executor term failed; releasing the key")
+			_ = lease.Release()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-w.clock.After(time.Second):
+			}
+			continue
+		}
+		w.log.Warn().Str("why", lease.Why()).Msg("lease lost; standing by")
 	}
-	newName, cancelName := consumerNames(w.opts.Key)
-	var ccs []jetstream.ConsumeContext
-	defer func() {
-		for _, cc := range ccs {
-			cc.Stop()
+}
+
+// serve runs one term with lease; it returns nil when the lease is lost
+// or ctx ends.
+func (w *Worker) serve(ctx context.Context, lease *bus.Lease) error {
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel()
+		case <-tctx.Done():
 		}
 	}()
-	for _, c := range []struct {
-		name, subject string
-		max           int
-		intake        func(jetstream.Msg)
-	}{
-		{newName, messages.ExecNewSubject(w.opts.Key), w.opts.QueueSize, w.intakeNew},
-		{cancelName, messages.ExecCancelSubject(w.opts.Key), w.opts.QueueSize, w.intakeCancel},
-	} {
-		cons, err := w.js.CreateOrUpdateConsumer(ctx, messages.StreamExec, jetstream.ConsumerConfig{
-			Durable:       c.name,
-			FilterSubject: c.subject,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       w.opts.AckWait,
-			// Room for a full queue plus the orders being reported, and a
-			// few more so an overflow is seen (and rejected) at once.
-			MaxAckPending: c.max + 512,
-		})
-		if err != nil {
-			return fmt.Errorf("executor %s: consumer %s: %w", w.opts.Key, c.name, err)
-		}
-		cc, err := cons.Consume(c.intake, jetstream.PullMaxMessages(min(c.max, 256)),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-					w.log.Warn().Err(err).Str("consumer", c.name).Msg("consume error")
-				}
-			}))
-		if err != nil {
-			return fmt.Errorf("executor %s: consuming %s: %w", w.opts.Key, c.name, err)
-		}
-		ccs = append(ccs, cc)
-	}
-	w.log.Info().Str("venue", w.opts.VenueName).Msg("executor started")
-
-	var bg sync.WaitGroup
-	bgCtx, stopBG := context.WithCancel(ctx)
-	defer stopBG()
-	if w.ctl != nil {
-		if err := w.watchHalts(bgCtx); err != nil {
-			return fmt.Errorf("executor %s: watching halts: %w", w.opts.Key, err)
-		}
-	}
-	bg.Add(2)
-	go func() { defer bg.Done(); w.statusLoop(bgCtx) }()
-	go func() { defer bg.Done(); w.updatesLoop(bgCtx) }()
-
-	w.dispatch(ctx)
-
-	for _, cc := range ccs {
-		cc.Stop()
-	}
-	ccs = nil
-	w.post.Wait()
-	w.handBack()
-	stopBG()
-	bg.Wait()
-	w.publishStatus()
-	w.log.Info().Msg("executor stopped")
-	return nil
+	t := newTerm(w, lease)
+	w.mu.Lock()
+	w.term = t
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.term = nil
+		w.mu.Unlock()
+	}()
+	return t.run(tctx)
 }
 
-// handBack naks every queued message so another worker (or this one after
-// a restart) takes it without waiting for AckWait.
-func (w *Worker) handBack() {
+// Active reports whether this worker holds the key's lease now.
+func (w *Worker) Active() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, q := range []*queue{&w.cancelQ, &w.newQ} {
-		for it := q.pop(); it != nil; it = q.pop() {
-			_ = it.msg.Nak()
-		}
-	}
+	return w.term != nil
 }
 
-// signal wakes the dispatcher without blocking.
+// ID names the worker in KeyStatus: <key>@<instance>.
+func (w *Worker) ID() string { return w.id }
+
+func (w *Worker) current() *term {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.term
+}
+
+// State returns the key's state as this worker sees it ("" while it
+// stands by).
+func (w *Worker) State() messages.KeyState {
+	if t := w.current(); t != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.c.state
+	}
+	return ""
+}
+
+// Status returns the key's KeyStatus now (state down while this worker
+// stands by).
+func (w *Worker) Status() messages.KeyStatus {
+	if t := w.current(); t != nil {
+		return t.status()
+	}
+	return messages.KeyStatus{Key: w.opts.Key, Venue: w.opts.VenueName, State: messages.KeyDown, Limits: []messages.LimitStatus{},
+		Worker: w.id, Message: "standing by", TS: w.clock.Now().UTC()}
+}
+
+// signal wakes a loop without blocking.
 func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -208,100 +204,20 @@ func signal(c chan struct{}) {
 	}
 }
 
-// setState changes the key's state and publishes it at once. When the key
-// turns unusable, the new orders waiting in its queue are handed back to
-// the router to go to another key of their pool (see handBackQueued).
-func (w *Worker) setState(s messages.KeyState, until time.Time, msg string) {
-	w.mu.Lock()
-	changed := w.state != s || !w.until.Equal(until)
-	w.state, w.until, w.stateMsg = s, until, msg
-	w.mu.Unlock()
-	if changed {
-		w.log.Warn().Str("state", string(s)).Time("until", until).Str("why", msg).Msg("key state")
-		signal(w.changed)
-		signal(w.wake)
-		if !s.Usable() {
-			w.handBackQueued(context.Background())
-		}
+// readRecord reads the order-state record at stateKey; found false if
+// there is none (or it expired).
+func (w *Worker) readRecord(ctx context.Context, stateKey string) (rec messages.OrderRecord, found bool, err error) {
+	ctx, cancel := bus.Bounded(ctx)
+	defer cancel()
+	e, err := w.b.Orders.Get(ctx, stateKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return rec, false, nil
+	case err != nil:
+		return rec, false, err
 	}
-}
-
-// State returns the key's state.
-func (w *Worker) State() messages.KeyState {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.state
-}
-
-func (w *Worker) statusLoop(ctx context.Context) {
-	t := time.NewTicker(w.opts.StatusEvery)
-	defer t.Stop()
-	inProgress := time.NewTicker(w.opts.AckWait / 3)
-	defer inProgress.Stop()
-	w.publishStatus()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.changed:
-		case <-inProgress.C:
-			w.keepQueuedInProgress()
-			continue
-		}
-		w.publishStatus()
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return rec, false, err
 	}
-}
-
-// keepQueuedInProgress stops JetStream from redelivering orders that are
-// waiting in the queue for budget.
-func (w *Worker) keepQueuedInProgress() {
-	w.mu.Lock()
-	var msgs []jetstream.Msg
-	for _, q := range []*queue{&w.cancelQ, &w.newQ} {
-		q.each(func(it *item) { msgs = append(msgs, it.msg) })
-	}
-	w.mu.Unlock()
-	for _, m := range msgs {
-		_ = m.InProgress()
-	}
-}
-
-// Status returns the key's KeyStatus now.
-func (w *Worker) Status() messages.KeyStatus {
-	now := w.now()
-	w.mu.Lock()
-	st := messages.KeyStatus{
-		Key: w.opts.Key, Venue: w.opts.VenueName, State: w.state, Limits: []messages.LimitStatus{},
-		QueueDepth: w.newQ.len() + w.cancelQ.len(), Worker: w.opts.WorkerID,
-		OpenOrders: len(w.orders) - w.newQ.len(),
-		Message:    w.stateMsg, TS: now.UTC(),
-	}
-	if !w.until.IsZero() {
-		u := w.until.UTC()
-		st.Until = &u
-	}
-	w.mu.Unlock()
-	if p, ok := w.venue.(Pricer); ok {
-		st.Prices = p.Prices()
-	}
-	for _, l := range w.budget.Status(now) {
-		name := l.Name
-		if l.Symbol != "" {
-			name += ":" + l.Symbol // a symbol-scoped limit, one entry per symbol
-		}
-		st.Limits = append(st.Limits, messages.LimitStatus{
-			Name: name, Used: float64(l.Used), Max: float64(l.Max),
-			Window: l.Window.Seconds(), ResetsIn: l.ResetsIn.Seconds(),
-		})
-	}
-	return st
-}
-
-func (w *Worker) publishStatus() {
-	data, err := json.Marshal(w.Status())
-	if err != nil {
-		return
-	}
-	_ = w.nc.Publish(messages.KeyStatusSubject(w.opts.Key), data)
+	return rec, true, nil
 }

@@ -6,10 +6,11 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// ExecOrder is the internal message on exec.<key>.new: an intent the router
-// accepted for routing, with what the executor needs beside it. It is not
-// part of the public contract; its JSON may change between versions of
-// keyrouter that are deployed together.
+// ExecOrder is the internal message on exec.<key>.new.<strategy>.<id>: an
+// intent the router accepted for routing, with what the executor needs
+// beside it; on exec.~.new.<strategy>.<id> an intent the router refused
+// (Refused set). It is not part of the public contract; its JSON may change
+// between versions of keyrouter that are deployed together.
 type ExecOrder struct {
 	Intent OrderIntent `json:"intent"`
 	// ReceivedAt is when the router took the intent from ORDERS.
@@ -18,8 +19,21 @@ type ExecOrder struct {
 	IntentSeq uint64 `json:"intent_seq"`
 	// Routed counts how often the intent was handed to a key (1 at first).
 	Routed int `json:"routed,omitempty"`
-	// From is the key that handed the order back (on orders.reroute).
-	From string `json:"from,omitempty"`
+	// From is the key that handed the order back (on orders.reroute), and
+	// ClaimSeq the EXEC sequence of its claim there: the router moves the
+	// order only while that claim is still the last.
+	From     string `json:"from,omitempty"`
+	ClaimSeq uint64 `json:"claim_seq,omitempty"`
+	// Refused is why the router refused the intent (a RefusedKey claim).
+	Refused *Refusal `json:"refused,omitempty"`
+}
+
+// Refusal is the router's answer to an intent it did not route: the first
+// report's kind (rejected or expired), reason and message.
+type Refusal struct {
+	Kind    ReportKind `json:"kind"`
+	Reason  Reason     `json:"reason"`
+	Message string     `json:"message"`
 }
 
 // ExecCancel is the internal message on exec.<key>.cancel.
@@ -33,11 +47,25 @@ type ExecCancel struct {
 // under (a KV write is a publish to it).
 func OrderStateSubject(kvKey string) string { return "$KV." + BucketOrders + "." + kvKey }
 
-// OrderKey is the order-state KV key of (strategy, client_order_id); both
-// are subject-safe tokens, so the dot cannot be ambiguous.
+// OrderKey is the name of (strategy, client_order_id) in maps and logs;
+// both are subject-safe tokens, so the dot cannot be ambiguous.
 func OrderKey(strategy, clientOrderID string) string {
 	return strategy + "." + clientOrderID
 }
+
+// OrderStateKey is the order-state KV key of an order held by key. Only
+// key's active executor writes it.
+func OrderStateKey(key, strategy, clientOrderID string) string {
+	return key + "." + strategy + "." + clientOrderID
+}
+
+// OrderStateKeys matches the order-state KV keys of key's orders (and not
+// its lease).
+func OrderStateKeys(key string) string { return key + ".*.*" }
+
+// LeaseKey is the order-state KV key of key's executor lease: the active
+// executor's identity, whose revision every write before a Place checks.
+func LeaseKey(key string) string { return key + ".=lease" }
 
 // Names of keyrouter's JetStream streams, consumers' stream and KV bucket.
 const (
@@ -93,26 +121,47 @@ type ControlReply struct {
 	Message  string `json:"message,omitempty"`
 }
 
-// OrderRecord is the order-state KV value of (strategy, client_order_id):
-// written by the router when it accepts the intent for routing (the
-// permanent dedupe), then by the key's executor after each report. It maps
-// the order to its key and venue order ID for cancel routing and recovery.
+// Phases of an order at its key's executor (OrderRecord.Phase).
+const (
+	// PhaseSending is written before every Place: from then on the order
+	// may be at the venue, so a successor asks the venue before sending.
+	PhaseSending = "sending"
+	// PhaseOpen: the venue has the order and it is not closed.
+	PhaseOpen = "open"
+	// PhaseDone: closed (Status says how); the record expires after a
+	// while.
+	PhaseDone = "done"
+	// PhaseHandedBack: the order left this key unsent, handed back to the
+	// router for another key of its pool (Route says which claim).
+	PhaseHandedBack = "handed_back"
+)
+
+// OrderRecord is the order-state KV value of an order held by a key (see
+// OrderStateKey), written by that key's active executor only, each write
+// fenced by the key's lease: before every Place (PhaseSending) and after
+// each batch of reports. It is what a standby that takes over the key
+// needs: which orders may be at the venue, what was reported of them.
 type OrderRecord struct {
 	Strategy      string `json:"strategy"`
 	ClientOrderID string `json:"client_order_id"`
 	Key           string `json:"key"`
 	Venue         string `json:"venue,omitempty"`
-	// IntentSeq is the ORDERS stream sequence of the intent's message, so
-	// a redelivery of that message is told apart from a re-sent intent.
-	IntentSeq    uint64 `json:"intent_seq"`
-	VenueOrderID string `json:"venue_order_id,omitempty"`
-	// Status is empty until the venue has answered; rejected or expired
-	// with Reason when the router refused the intent.
+	// IntentSeq is the ORDERS stream sequence of the intent's message;
+	// Route the claim's ExecOrder.Routed.
+	IntentSeq uint64 `json:"intent_seq"`
+	Route     int    `json:"route,omitempty"`
+	Phase     string `json:"phase"`
+	// SendingAt is when the last Place was about to be sent.
+	SendingAt    time.Time `json:"sending_at,omitzero"`
+	VenueOrderID string    `json:"venue_order_id,omitempty"`
+	// Status is the order's status as last reported ("" before the venue
+	// answered).
 	Status      Status          `json:"status,omitempty"`
-	Reason      Reason          `json:"reason,omitempty"`
-	Message     string          `json:"message,omitempty"`
 	CumQuantity decimal.Decimal `json:"cum_quantity"`
 	AvgPrice    decimal.Decimal `json:"avg_price,omitzero"`
+	// Trades are the venue trade IDs already reported, so a successor
+	// reports each fill once.
+	Trades []string `json:"trades,omitempty"`
 	// Seq is the seq of the last report published for the order.
 	Seq       uint64       `json:"seq"`
 	Intent    *OrderIntent `json:"intent,omitempty"`

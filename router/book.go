@@ -1,10 +1,13 @@
 package router
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
 )
 
@@ -94,4 +97,69 @@ func (b *Book) Remove(strategy, clientOrderID string) {
 		b.open[e.strategy] = b.open[e.strategy].Sub(e.notional)
 		delete(b.orders, k)
 	}
+}
+
+// bookReport is the part of an ExecutionReport the book follows.
+type bookReport struct {
+	Kind          messages.ReportKind `json:"kind"`
+	Strategy      string              `json:"strategy"`
+	ClientOrderID string              `json:"client_order_id"`
+	Status        messages.Status     `json:"status"`
+	Leaves        json.RawMessage     `json:"leaves_quantity"`
+}
+
+// followIfNeeded starts following the reports once a strategy has a
+// max_open_notional limit (the book needs them; nothing else does).
+func (t *term) followIfNeeded() error {
+	need := false
+	for _, st := range t.cfg.Load().Strategies {
+		need = need || st.Risk.MaxOpenNotional != ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !need || t.follow != nil {
+		return nil
+	}
+	// From now, with an ordered consumer: none is missed while the
+	// router is active. Only what the counts need is decoded: a full
+	// decode of every report would be the router's largest cost.
+	cons, err := t.js.OrderedConsumer(t.ctx, messages.StreamReports, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return err
+	}
+	t.follow, err = cons.Consume(func(m jetstream.Msg) {
+		var rep bookReport
+		if json.Unmarshal(m.Data(), &rep) != nil {
+			return
+		}
+		if rep.Kind != messages.KindCancelRejected && t.book.Holds(rep.Strategy, rep.ClientOrderID) {
+			t.book.Update(rep.Strategy, rep.ClientOrderID, rep.Status, rep.Leaves)
+		}
+	})
+	return err
+}
+
+// rebuildBook puts the orders the executors hold at the venue on the book
+// at their limit price (an open market order, which has none, is left
+// out): a router taking over starts from what is open.
+func (t *term) rebuildBook(ctx context.Context) error {
+	t.book.Reset()
+	return bus.ScanLast(ctx, t.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject("*.*.*"), func(m jetstream.Msg) error {
+		var rec messages.OrderRecord
+		if json.Unmarshal(m.Data(), &rec) != nil || rec.Intent == nil || rec.Intent.Price == nil ||
+			(rec.Phase != messages.PhaseOpen && rec.Phase != messages.PhaseSending) {
+			return nil
+		}
+		leaves := rec.Intent.Quantity.Sub(rec.CumQuantity)
+		t.book.Add(rec.Strategy, rec.ClientOrderID, leaves, leaves.Mul(*rec.Intent.Price))
+		return nil
+	})
+}
+
+// Reset empties the book.
+func (b *Book) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.orders)
+	clear(b.open)
 }

@@ -5,21 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"sync"
-	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 )
-
-// ControlBucketConfig is the config of the CONTROL bucket (what is halted).
-func ControlBucketConfig(replicas int) jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{Bucket: messages.BucketControl, Description: "keyrouter: halts",
-		History: 1, Storage: jetstream.FileStorage, Replicas: replicas}
-}
 
 // Halts is the set of halts in force, kept in step with the CONTROL bucket
 // by Watch. Safe for concurrent use.
@@ -45,47 +39,18 @@ func (h *Halts) HaltedKey(key string) bool {
 	return h.set["all"] || h.set["key."+key]
 }
 
-// Watch follows the bucket until ctx is done; it returns once the set is
-// up to date, leaving a goroutine to follow changes.
+// Watch follows the bucket's halts until ctx is done; it returns once the
+// set is up to date, leaving a goroutine to follow changes.
 func (h *Halts) Watch(ctx context.Context, kv jetstream.KeyValue) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	ready := make(chan struct{})
-	go func() {
-		defer w.Stop()
-		once := sync.Once{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					once.Do(func() { close(ready) })
-					continue
-				}
-				h.mu.Lock()
-				if e.Operation() == jetstream.KeyValuePut {
-					h.set[e.Key()] = true
-				} else {
-					delete(h.set, e.Key())
-				}
-				h.mu.Unlock()
-			}
+	return bus.Watch(ctx, kv, []string{"all", "strategy.*", "key.*"}, func(u bus.Update) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if u.Value != nil {
+			h.set[u.Key] = true
+		} else {
+			delete(h.set, u.Key)
 		}
-	}()
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(10 * time.Second):
-		return errors.New("router: CONTROL bucket did not answer in 10s")
-	}
+	})
 }
 
 // serveControl runs the control service (halt, resume, reload) on the
@@ -124,12 +89,12 @@ func (r *Router) haltRequest(req micro.Request, halt bool) {
 		_ = req.Error("400", "name exactly one of all, strategy or key (valid IDs)", nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := bus.Bounded(context.Background())
 	defer cancel()
 	reply := messages.ControlReply{OK: true}
 	if halt {
-		data, _ := json.Marshal(map[string]any{"reason": hr.Reason, "at": r.opts.Now().UTC()})
-		if _, err := r.control.Put(ctx, k, data); err != nil {
+		data, _ := json.Marshal(map[string]any{"reason": hr.Reason, "at": r.clock.Now().UTC()})
+		if _, err := r.b.Control.Put(ctx, k, data); err != nil {
 			_ = req.Error("500", err.Error(), nil)
 			return
 		}
@@ -146,7 +111,7 @@ func (r *Router) haltRequest(req micro.Request, halt bool) {
 			}
 		}
 	} else {
-		if err := r.control.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if err := r.b.Control.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			_ = req.Error("500", err.Error(), nil)
 			return
 		}
@@ -162,31 +127,45 @@ func (r *Router) haltRequest(req micro.Request, halt bool) {
 // cancelOpen sends a cancel for every open order the halt covers, to the
 // key holding it, and returns how many it sent.
 func (r *Router) cancelOpen(ctx context.Context, hr messages.HaltRequest) (int, error) {
-	lister, err := r.kv.ListKeys(ctx)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return 0, nil
+	var open []messages.OrderRecord
+	filter := "*.*.*"
+	if hr.Key != "" {
+		filter = messages.OrderStateKeys(hr.Key)
+	}
+	err := bus.ScanLast(ctx, r.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject(filter), func(m jetstream.Msg) error {
+		var rec messages.OrderRecord
+		if json.Unmarshal(m.Data(), &rec) == nil && rec.Phase == messages.PhaseOpen &&
+			(hr.Strategy == "" || rec.Strategy == hr.Strategy) {
+			open = append(open, rec)
 		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for k := range lister.Keys() {
-		if hr.Strategy != "" && !strings.HasPrefix(k, hr.Strategy+".") {
-			continue
+	var fs []jetstream.PubAckFuture
+	stamp := strconv.FormatInt(r.clock.Now().UnixNano(), 10)
+	for _, rec := range open {
+		data, _ := json.Marshal(messages.ExecCancel{Strategy: rec.Strategy, ClientOrderID: rec.ClientOrderID, ReceivedAt: r.clock.Now()})
+		m := nats.NewMsg(messages.ExecCancelSubject(rec.Key, rec.Strategy, rec.ClientOrderID))
+		m.Data = data
+		m.Header.Set(nats.MsgIdHdr, "cancel-open."+stamp+"."+rec.Key+"."+rec.Strategy+"."+rec.ClientOrderID)
+		f, err := r.js.PublishMsgAsync(m)
+		if err != nil {
+			return len(fs), err
 		}
-		rec, err := r.getRecord(ctx, k)
-		if err != nil || rec.Key == "" || rec.Status.Terminal() || (hr.Key != "" && rec.Key != hr.Key) {
-			continue
-		}
-		data, _ := json.Marshal(messages.ExecCancel{Strategy: rec.Strategy, ClientOrderID: rec.ClientOrderID, ReceivedAt: r.opts.Now()})
-		if err := r.publishWait(ctx, nil, &nats.Msg{Subject: messages.ExecCancelSubject(rec.Key), Data: data}); err != nil {
-			return n, fmt.Errorf("cancel of %s: %w", k, err)
-		}
-		n++
+		fs = append(fs, f)
 	}
-	return n, nil
+	return len(fs), bus.AwaitAll(ctx, fs)
 }
 
+// reloadKey is where a reload request is written in CONTROL: every router
+// follows it and reads its config file again.
+const reloadKey = "reload"
+
+// reloadRequest asks every router to read its config again: this one at
+// once (its answer says whether the file is valid), the others through
+// the CONTROL bucket.
 func (r *Router) reloadRequest(req micro.Request) {
 	if r.opts.Reload == nil {
 		_ = req.Error("501", "this router was started without a config file to reload", nil)
@@ -197,7 +176,34 @@ func (r *Router) reloadRequest(req micro.Request) {
 		_ = req.Error("400", "config not reloaded: "+err.Error(), nil)
 		return
 	}
+	ctx, cancel := bus.Bounded(context.Background())
+	defer cancel()
+	data, _ := json.Marshal(map[string]any{"at": r.clock.Now().UTC(), "by": r.leases.Instance()})
+	if _, err := r.b.Control.Put(ctx, reloadKey, data); err != nil {
+		_ = req.Error("500", "reloaded here, but not announced to the other routers: "+err.Error(), nil)
+		return
+	}
 	r.Reload(cfg)
 	r.log.Info().Msg("config reloaded on request")
-	_ = req.RespondJSON(messages.ControlReply{OK: true, Message: fmt.Sprintf("%d keys, %d strategies", len(cfg.Keys), len(cfg.Strategies))})
+	_ = req.RespondJSON(messages.ControlReply{OK: true, Message: fmt.Sprintf("%d keys, %d strategies; every router reloads", len(cfg.Keys), len(cfg.Strategies))})
+}
+
+// watchReloads reads the config again whenever a reload is requested
+// (through any router).
+func (r *Router) watchReloads(ctx context.Context) error {
+	if r.opts.Reload == nil {
+		return nil
+	}
+	return bus.Watch(ctx, r.b.Control, []string{reloadKey}, func(u bus.Update) {
+		if u.Initial || u.Value == nil {
+			return // a request from before this router started
+		}
+		cfg, err := r.opts.Reload()
+		if err != nil {
+			r.log.Error().Err(err).Msg("reload requested, config not reloaded")
+			return
+		}
+		r.Reload(cfg)
+		r.log.Info().Msg("config reloaded (requested through the control service)")
+	})
 }

@@ -5,126 +5,124 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"github.com/shopspring/decimal"
 )
 
-// Consumer names on ORDERS. New orders and cancels have a consumer each so
-// a burst of new orders never delays a cancel.
+// Consumer names on ORDERS. Each strategy has its own line: a consumer for
+// its new orders and one for its cancels (so a burst of new orders never
+// delays a cancel, and one strategy's burst never delays another's).
 const (
-	ConsumerNew    = "router-new"
-	ConsumerCancel = "router-cancel"
+	ConsumerReroute = "router-reroute"
+	ConsumerStray   = "router-stray"
 )
+
+// ConsumerNew and ConsumerCancel name strategy's consumers.
+func ConsumerNew(strategy string) string    { return "router-new-" + strategy }
+func ConsumerCancel(strategy string) string { return "router-cancel-" + strategy }
+
+// LeaseKey is the router lease's key in the CONTROL bucket: the active
+// router holds it.
+const LeaseKey = "lease.router"
+
+// priorityGroup is the pinned priority group of every keyrouter consumer.
+const priorityGroup = "active"
 
 // Options tune a Router; zero values take the defaults.
 type Options struct {
-	// Workers bounds the intents handled at once (default 64). The
-	// consumer pulls no more than that ahead, so a slow bus backs up into
-	// ORDERS, never into memory.
+	// Workers bounds the intents of one strategy handled at once (default
+	// 64). The strategy's consumer pulls no more than that ahead, so a
+	// slow bus backs up into ORDERS, never into memory.
 	Workers int
 	// AckWait is how long JetStream waits before redelivering an intent
-	// the router took but did not finish (default 30s).
-	AckWait time.Duration
+	// the router took but did not finish (default 30s); MaxDeliver bounds
+	// its deliveries (default 20): a message still failing on its last
+	// is dropped with a log.
+	AckWait    time.Duration
+	MaxDeliver int
 	// HeartbeatTimeout: a key silent this long is down (default 3s).
 	HeartbeatTimeout time.Duration
-	Now              func() time.Time
+	Clock            bus.Clock
 	Logger           zerolog.Logger
 	// Reload, if set, reads the config again for a reload request.
 	Reload func() (*configs.Config, error)
 }
 
-// Router routes intents to key partitions. Create with New, start with Run.
+// Router routes intents to key partitions. Any number may run; the one
+// holding the router lease routes, the others follow the keys' health,
+// the halts and the reloads, ready to take over. Create with New, start
+// with Run.
 type Router struct {
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	kv      jetstream.KeyValue
-	control jetstream.KeyValue
-	cfg     atomic.Pointer[configs.Config]
-	health  *Health
-	book    *Book
-	halts   *Halts
-	opts    Options
-	log     zerolog.Logger
-	sem     chan struct{}
-	wg      sync.WaitGroup
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	b      bus.Buckets
+	leases *bus.Leases
+	cfg    atomic.Pointer[configs.Config]
+	health *Health
+	book   *Book
+	halts  *Halts
+	opts   Options
+	log    zerolog.Logger
+	clock  bus.Clock
 
-	followMu sync.Mutex
-	follow   jetstream.ConsumeContext // reports, for the book; nil until needed
-	runCtx   context.Context
+	mu     sync.Mutex
+	active *term // nil while standing by
 }
 
 // New returns a Router over the provisioned streams and buckets (see
-// Provision).
-func New(nc *nats.Conn, js jetstream.JetStream, b Buckets, cfg *configs.Config, opts Options) *Router {
+// bus.Provision); leases is this process's lease view (started).
+func New(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus.Leases, cfg *configs.Config, opts Options) *Router {
 	if opts.Workers <= 0 {
 		opts.Workers = 64
 	}
 	if opts.AckWait <= 0 {
 		opts.AckWait = 30 * time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.MaxDeliver <= 0 {
+		opts.MaxDeliver = 20
+	}
+	if opts.Clock == nil {
+		opts.Clock = bus.RealClock
 	}
 	if opts.HeartbeatTimeout <= 0 {
 		opts.HeartbeatTimeout = cfg.Router.HeartbeatTimeout
 	}
-	r := &Router{nc: nc, js: js, kv: b.Orders, control: b.Control, opts: opts, log: opts.Logger.With().Str("role", "router").Logger(),
-		health: NewHealth(opts.HeartbeatTimeout), book: NewBook(), halts: NewHalts(), sem: make(chan struct{}, opts.Workers)}
+	r := &Router{nc: nc, js: js, b: b, leases: leases, opts: opts, clock: opts.Clock,
+		log:    opts.Logger.With().Str("role", "router").Logger(),
+		health: NewHealth(opts.HeartbeatTimeout), book: NewBook(), halts: NewHalts()}
 	r.cfg.Store(cfg)
 	return r
+}
+
+// Health returns the router's view of the keys.
+func (r *Router) Health() *Health { return r.health }
+
+// Active reports whether this router holds the router lease now.
+func (r *Router) Active() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active != nil
 }
 
 // Reload replaces the config used for intents that arrive from now on.
 func (r *Router) Reload(cfg *configs.Config) {
 	r.cfg.Store(cfg)
-	if err := r.followIfNeeded(); err != nil {
-		r.log.Error().Err(err).Msg("following reports for max_open_notional")
+	r.mu.Lock()
+	t := r.active
+	r.mu.Unlock()
+	if t != nil {
+		t.reloaded()
 	}
 }
-
-// followIfNeeded starts following the reports once a strategy has a
-// max_open_notional limit (the book needs them; nothing else does).
-func (r *Router) followIfNeeded() error {
-	r.followMu.Lock()
-	defer r.followMu.Unlock()
-	if r.follow != nil || r.runCtx == nil {
-		return nil
-	}
-	need := false
-	for _, st := range r.cfg.Load().Strategies {
-		need = need || st.Risk.MaxOpenNotional != ""
-	}
-	if !need {
-		return nil
-	}
-	f, err := r.followReports(r.runCtx)
-	if err != nil {
-		return err
-	}
-	r.follow = f
-	return nil
-}
-
-func (r *Router) stopFollowing() {
-	r.followMu.Lock()
-	defer r.followMu.Unlock()
-	if r.follow != nil {
-		r.follow.Stop()
-		r.follow = nil
-	}
-}
-
-// Health returns the router's view of the keys.
-func (r *Router) Health() *Health { return r.health }
 
 // view is what ChooseKey sees: health and load, the book, the halts.
 type view struct {
@@ -133,316 +131,305 @@ type view struct {
 	*Halts
 }
 
-// Run consumes ORDERS until ctx is done, then stops pulling, finishes the
-// intents in hand and returns.
+// Run serves until ctx is done: it follows the keys' health, the halts
+// and reload requests from the start (a hot standby), and routes while it
+// holds the router lease. On return the intents in hand are finished or
+// left for redelivery, and the lease is released.
 func (r *Router) Run(ctx context.Context) error {
 	sub, err := r.nc.Subscribe(messages.KeysPrefix+"*.status", func(m *nats.Msg) {
 		var st messages.KeyStatus
 		if err := json.Unmarshal(m.Data, &st); err == nil && st.Key != "" {
-			r.health.Observe(st, r.opts.Now())
+			r.health.Observe(st, r.clock.Now())
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("router: subscribing to key status: %w", err)
 	}
 	defer sub.Unsubscribe()
-	if err := r.halts.Watch(ctx, r.control); err != nil {
+	if err := r.halts.Watch(ctx, r.b.Control); err != nil {
 		return fmt.Errorf("router: watching halts: %w", err)
 	}
-	if err := r.rebuildBook(ctx); err != nil {
-		return fmt.Errorf("router: open orders: %w", err)
+	if err := r.watchReloads(ctx); err != nil {
+		return fmt.Errorf("router: watching reloads: %w", err)
 	}
-	r.runCtx = ctx
-	if err := r.followIfNeeded(); err != nil {
-		return fmt.Errorf("router: following reports: %w", err)
-	}
-	defer r.stopFollowing()
 	svc, err := r.serveControl()
 	if err != nil {
 		return fmt.Errorf("router: control service: %w", err)
 	}
-	defer svc.Stop()
-
-	var ccs []jetstream.ConsumeContext
-	for _, c := range []struct {
-		name, filter string
-		handle       func(context.Context, jetstream.Msg, *turn)
-	}{
-		{ConsumerNew, messages.OrdersNewPrefix + "*", r.handleNew},
-		{ConsumerCancel, messages.OrdersCancelPrefix + "*", r.handleCancel},
-		{ConsumerReroute, messages.OrdersReroutePrefix + "*", r.handleReroute},
-	} {
-		cons, err := r.js.CreateOrUpdateConsumer(ctx, messages.StreamOrders, jetstream.ConsumerConfig{
-			Durable:       c.name,
-			FilterSubject: c.filter,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       r.opts.AckWait,
-			MaxAckPending: 4 * r.opts.Workers,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
-		})
+	defer func() { _ = svc.Stop() }()
+	r.log.Info().Str("instance", r.leases.Instance()).Msg("router standing by for the router lease")
+	for {
+		lease, err := r.leases.Acquire(ctx, r.b.Control, LeaseKey, "lease.*")
 		if err != nil {
-			return fmt.Errorf("router: consumer %s: %w", c.name, err)
-		}
-		handle := c.handle
-		// One line per strategy: a strategy's intents keep their order, and
-		// no strategy's publishes wait behind another's.
-		seqs := map[string]*sequencer{}
-		// Handlers run on their own context: shutdown stops the pulling,
-		// not the intents already taken.
-		work := context.WithoutCancel(ctx)
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			r.sem <- struct{}{}
-			r.wg.Add(1)
-			strategy := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]
-			seq := seqs[strategy]
-			if seq == nil {
-				seq = newSequencer()
-				seqs[strategy] = seq
+			if ctx.Err() != nil {
+				return nil
 			}
-			t := seq.ticket()
-			go func() {
-				defer func() { t.release(); <-r.sem; r.wg.Done() }()
-				handle(work, m, t)
-			}()
-		}, jetstream.PullMaxMessages(r.opts.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				r.log.Warn().Err(err).Str("consumer", c.name).Msg("consume error")
-			}
-		}))
-		if err != nil {
-			return fmt.Errorf("router: consuming %s: %w", c.name, err)
+			return err
 		}
-		ccs = append(ccs, cc)
-	}
-	r.log.Info().Msg("router started")
-	<-ctx.Done()
-	for _, cc := range ccs {
-		cc.Drain()
-	}
-	for _, cc := range ccs {
-		<-cc.Closed()
-	}
-	r.wg.Wait()
-	r.log.Info().Msg("router stopped")
-	return nil
-}
-
-// handleNew routes one intent from orders.new.<strategy>.
-func (r *Router) handleNew(ctx context.Context, m jetstream.Msg, t *turn) {
-	now := r.opts.Now()
-	strategy, _ := messages.StrategyFromSubject(m.Subject())
-	in, err := messages.DecodeOrderIntent(m.Data(), strategy)
-	if err != nil {
-		in.Strategy = strategy
-		r.reject(ctx, m, t, &in, messages.ReasonInvalid, err.Error(), 1)
-		return
-	}
-	log := r.log.With().Str("strategy", strategy).Str("client_order_id", in.ClientOrderID).Logger()
-	cfg := r.cfg.Load()
-	d := ChooseKey(cfg, view{r.health, r.book, r.halts}, &in, now)
-	if d.Reason == messages.ReasonUnknownStrategy {
-		r.reject(ctx, m, t, &in, d.Reason, d.Message, 1)
-		return
-	}
-	meta, err := m.Metadata()
-	if err != nil {
-		log.Error().Err(err).Msg("intent without metadata")
-		_ = m.Term()
-		return
-	}
-	rec := messages.OrderRecord{
-		Strategy: strategy, ClientOrderID: in.ClientOrderID, Key: d.Key,
-		IntentSeq: meta.Sequence.Stream, UpdatedAt: now,
-	}
-	if d.Key != "" {
-		rec.Venue = cfg.Keys[d.Key].Venue
-	} else {
-		rec.Status, rec.Reason, rec.Message = messages.StatusRejected, d.Reason, d.Message
-		if d.Reason == messages.ReasonExpired {
-			rec.Status = messages.StatusExpired
-		}
-	}
-	data, _ := json.Marshal(rec)
-	kvKey := messages.OrderKey(strategy, in.ClientOrderID)
-	if err := r.createRecord(ctx, kvKey, data); err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			log.Warn().Err(err).Msg("order-state create failed; will retry")
-			_ = m.NakWithDelay(100 * time.Millisecond)
-			return
-		}
-		prev, gerr := r.getRecord(ctx, kvKey)
-		if gerr != nil {
-			log.Warn().Err(gerr).Msg("order-state read failed; will retry")
-			_ = m.NakWithDelay(100 * time.Millisecond)
-			return
-		}
-		if prev.IntentSeq != meta.Sequence.Stream {
-			r.reject(ctx, m, t, &in, messages.ReasonDuplicate,
-				fmt.Sprintf("client_order_id %q was already used by strategy %s", in.ClientOrderID, strategy), 0)
-			return
-		}
-		// A redelivery of the message we recorded: finish what was begun.
-		rec = prev
-	}
-	if rec.Key == "" {
-		if rec.Status == messages.StatusExpired {
-			r.report(ctx, m, t, &in, messages.KindExpired, messages.StatusExpired, rec.Reason, rec.Message, 1)
-			return
-		}
-		r.reject(ctx, m, t, &in, rec.Reason, rec.Message, 1)
-		return
-	}
-	eo, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: now, IntentSeq: meta.Sequence.Stream, Routed: 1})
-	// Counted before the publish, so the first report cannot come back
-	// before the order is on the books.
-	r.health.Sent(rec.Key, r.opts.Now())
-	if cfg.Strategies[strategy].Risk.MaxOpenNotional != "" {
-		r.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
-	}
-	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecNewSubject(rec.Key), Data: eo}, jetstream.WithMsgID(kvKey)); err != nil {
-		log.Warn().Err(err).Str("key", rec.Key).Msg("publish to executor failed; will retry")
-		r.health.Unsent(rec.Key)
-		r.book.Remove(strategy, in.ClientOrderID)
-		_ = m.NakWithDelay(100 * time.Millisecond)
-		return
-	}
-	_ = m.Ack()
-}
-
-func (r *Router) getRecord(ctx context.Context, kvKey string) (messages.OrderRecord, error) {
-	var rec messages.OrderRecord
-	e, err := r.kv.Get(ctx, kvKey)
-	if err != nil {
-		return rec, err
-	}
-	err = json.Unmarshal(e.Value(), &rec)
-	return rec, err
-}
-
-// handleCancel routes one cancel from orders.cancel.<strategy> to the key
-// holding the order.
-func (r *Router) handleCancel(ctx context.Context, m jetstream.Msg, t *turn) {
-	strategy, _ := messages.StrategyFromSubject(m.Subject())
-	c, err := messages.DecodeCancelIntent(m.Data(), strategy)
-	c.Strategy = strategy
-	cancelRejected := func(reason messages.Reason, msg string) {
-		rep := messages.ExecutionReport{Kind: messages.KindCancelRejected, ClientOrderID: c.ClientOrderID,
-			Strategy: strategy, Reason: reason, Message: msg}
-		r.publishThenAck(ctx, m, t, &rep)
-	}
-	if err != nil {
-		cancelRejected(messages.ReasonInvalid, err.Error())
-		return
-	}
-	if _, ok := r.cfg.Load().Strategies[strategy]; !ok {
-		cancelRejected(messages.ReasonUnknownStrategy, fmt.Sprintf("strategy %q is not configured", strategy))
-		return
-	}
-	rec, err := r.getRecord(ctx, messages.OrderKey(strategy, c.ClientOrderID))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		cancelRejected(messages.ReasonUnknownOrder, fmt.Sprintf("strategy %s has no order %q", strategy, c.ClientOrderID))
-		return
-	case err != nil:
-		r.log.Warn().Err(err).Msg("order-state read failed; will retry")
-		_ = m.NakWithDelay(100 * time.Millisecond)
-		return
-	case rec.Key == "":
-		cancelRejected(messages.ReasonTooLateToCancel, fmt.Sprintf("order %q was %s", c.ClientOrderID, rec.Status))
-		return
-	}
-	meta, err := m.Metadata()
-	if err != nil {
-		_ = m.Term()
-		return
-	}
-	data, _ := json.Marshal(messages.ExecCancel{Strategy: strategy, ClientOrderID: c.ClientOrderID, ReceivedAt: r.opts.Now()})
-	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ExecCancelSubject(rec.Key), Data: data},
-		jetstream.WithMsgID(fmt.Sprintf("cancel.%d", meta.Sequence.Stream))); err != nil {
-		r.log.Warn().Err(err).Msg("publish cancel to executor failed; will retry")
-		_ = m.NakWithDelay(100 * time.Millisecond)
-		return
-	}
-	_ = m.Ack()
-}
-
-func (r *Router) reject(ctx context.Context, m jetstream.Msg, t *turn, in *messages.OrderIntent, reason messages.Reason, msg string, seq uint64) {
-	r.report(ctx, m, t, in, messages.KindRejected, messages.StatusRejected, reason, msg, seq)
-}
-
-func (r *Router) report(ctx context.Context, m jetstream.Msg, t *turn, in *messages.OrderIntent, kind messages.ReportKind, status messages.Status, reason messages.Reason, msg string, seq uint64) {
-	rep := messages.NewReport(in, kind, status)
-	rep.Reason, rep.Message, rep.Seq = reason, msg, seq
-	rep.LeavesQuantity = decimalZero
-	r.publishThenAck(ctx, m, t, &rep)
-}
-
-// publishThenAck publishes a report and acks the intent only once the
-// report is stored; on failure the intent is redelivered.
-func (r *Router) publishThenAck(ctx context.Context, m jetstream.Msg, t *turn, rep *messages.ExecutionReport) {
-	rep.TS = r.opts.Now().UTC()
-	data := rep.AppendJSON(nil)
-	if err := r.publishWait(ctx, t, &nats.Msg{Subject: messages.ReportSubject(rep.Strategy, rep.Kind), Data: data}); err != nil {
-		r.log.Warn().Err(err).Msg("publishing report failed; will retry")
-		_ = m.NakWithDelay(100 * time.Millisecond)
-		return
-	}
-	r.log.Debug().Str("strategy", rep.Strategy).Str("client_order_id", rep.ClientOrderID).
-		Str("kind", string(rep.Kind)).Str("reason", string(rep.Reason)).Msg("report")
-	_ = m.Ack()
-}
-
-var decimalZero = decimal.Zero
-
-// bookReport is the part of an ExecutionReport the router follows.
-type bookReport struct {
-	Kind          messages.ReportKind `json:"kind"`
-	Strategy      string              `json:"strategy"`
-	ClientOrderID string              `json:"client_order_id"`
-	Key           string              `json:"key"`
-	Status        messages.Status     `json:"status"`
-	Leaves        json.RawMessage     `json:"leaves_quantity"`
-	Seq           uint64              `json:"seq"`
-}
-
-// followReports feeds the reports of the orders on the book to it. It
-// reads the REPORTS stream (from now) with an ordered consumer, so none is
-// missed while the router runs.
-func (r *Router) followReports(ctx context.Context) (jetstream.ConsumeContext, error) {
-	cons, err := r.js.OrderedConsumer(ctx, messages.StreamReports, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
-	if err != nil {
-		return nil, err
-	}
-	return cons.Consume(func(m jetstream.Msg) {
-		// Only what the counts need: a full decode (decimals and all) of
-		// every report would be the router's largest cost.
-		var rep bookReport
-		if json.Unmarshal(m.Data(), &rep) != nil {
-			return
-		}
-		if rep.Kind != messages.KindCancelRejected && r.book.Holds(rep.Strategy, rep.ClientOrderID) {
-			r.book.Update(rep.Strategy, rep.ClientOrderID, rep.Status, rep.Leaves)
-		}
-	})
-}
-
-// rebuildBook puts the open orders of the order-state bucket on the book
-// at their limit price (an open market order, which has none, is left out).
-func (r *Router) rebuildBook(ctx context.Context) error {
-	lister, err := r.kv.ListKeys(ctx)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
+		err = r.serve(ctx, lease)
+		if ctx.Err() != nil {
+			_ = lease.Release()
 			return nil
 		}
-		return err
-	}
-	for k := range lister.Keys() {
-		rec, err := r.getRecord(ctx, k)
-		if err != nil || rec.Key == "" || rec.Intent == nil || rec.Intent.Price == nil || rec.Status.Terminal() {
+		if err != nil {
+			r.log.Error().Err(err).Msg("router term failed; releasing the router lease")
+			_ = lease.Release()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-r.clock.After(time.Second):
+			}
 			continue
 		}
-		leaves := rec.Intent.Quantity.Sub(rec.CumQuantity)
-		r.book.Add(rec.Strategy, rec.ClientOrderID, leaves, leaves.Mul(*rec.Intent.Price))
+		r.log.Warn().Str("why", lease.Why()).Msg("router lease lost; standing by")
+	}
+}
+
+func (r *Router) serve(ctx context.Context, lease *bus.Lease) error {
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel()
+		case <-tctx.Done():
+		}
+	}()
+	t := &term{Router: r, lines: map[string]*line{}, starts: map[string]uint64{}}
+	r.mu.Lock()
+	r.active = t
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.active = nil
+		r.mu.Unlock()
+	}()
+	return t.run(tctx)
+}
+
+// term is one spell of this router holding the lease.
+type term struct {
+	*Router
+	orders jetstream.Stream // ORDERS
+	exec   jetstream.Stream // EXEC
+	ctx    context.Context  // the term's; ends when the lease is lost
+
+	mu      sync.Mutex
+	lines   map[string]*line  // by consumer name
+	stray   []string          // subjects of unconfigured strategies, served by the stray line
+	starts  map[string]uint64 // subject → first ORDERS sequence its line takes, if not the first
+	follow  jetstream.ConsumeContext
+	handled sync.WaitGroup
+}
+
+// line is one consumer of ORDERS with its own bound on intents in hand
+// and its own order of effects.
+type line struct {
+	name   string
+	cc     jetstream.ConsumeContext
+	sem    chan struct{}
+	seq    *sequencer
+	handle func(context.Context, jetstream.Msg, *turn)
+}
+
+func (t *term) run(ctx context.Context) error {
+	t.ctx = ctx
+	var err error
+	if t.orders, err = t.js.Stream(ctx, messages.StreamOrders); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	if t.exec, err = t.js.Stream(ctx, messages.StreamExec); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	if err := t.rebuildBook(ctx); err != nil {
+		return fmt.Errorf("router: open orders: %w", err)
+	}
+	if err := t.followIfNeeded(); err != nil {
+		return fmt.Errorf("router: following reports: %w", err)
+	}
+	if err := t.openLine(ConsumerReroute, messages.OrdersReroutePrefix+"*", t.handleReroute); err != nil {
+		return err
+	}
+	if err := t.ensureLines(); err != nil {
+		return err
+	}
+	t.log.Info().Msg("router active")
+	for {
+		select {
+		case <-ctx.Done():
+			t.stop()
+			t.log.Info().Msg("router term ended")
+			return nil
+		case <-t.clock.After(time.Second):
+			// Intents of strategies the config does not know are answered
+			// by the stray line; find their subjects.
+			if err := t.findStrays(ctx); err != nil && ctx.Err() == nil {
+				t.log.Warn().Err(err).Msg("looking for unconfigured strategies")
+			}
+		}
+	}
+}
+
+// stop drains every line (no more pulls; what was delivered is handled)
+// and waits for the intents in hand.
+func (t *term) stop() {
+	t.mu.Lock()
+	lines := make([]*line, 0, len(t.lines))
+	for _, l := range t.lines {
+		lines = append(lines, l)
+	}
+	if t.follow != nil {
+		t.follow.Stop()
+	}
+	t.mu.Unlock()
+	for _, l := range lines {
+		l.cc.Drain()
+	}
+	for _, l := range lines {
+		select {
+		case <-l.cc.Closed():
+		case <-time.After(bus.Timeout):
+		}
+	}
+	t.handled.Wait()
+}
+
+// reloaded opens the lines of strategies a reload added.
+func (t *term) reloaded() {
+	if err := t.ensureLines(); err != nil {
+		t.log.Error().Err(err).Msg("opening the lines of new strategies")
+	}
+	if err := t.followIfNeeded(); err != nil {
+		t.log.Error().Err(err).Msg("following reports for max_open_notional")
+	}
+}
+
+// ensureLines opens a line for each configured strategy that has none.
+func (t *term) ensureLines() error {
+	for s := range t.cfg.Load().Strategies {
+		if err := t.openLine(ConsumerNew(s), messages.OrdersNewSubject(s), t.handleNew); err != nil {
+			return err
+		}
+		if err := t.openLine(ConsumerCancel(s), messages.OrdersCancelSubject(s), t.handleCancel); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// openLine creates (or binds) the consumer name on filter and starts
+// handling its messages, unless it is open already. A strategy line made
+// for a subject the stray line served starts where the stray line got
+// to: what came before was answered unknown_strategy there.
+func (t *term) openLine(name, filter string, handle func(context.Context, jetstream.Msg, *turn)) error {
+	t.mu.Lock()
+	_, open := t.lines[name]
+	wasStray := slices.Contains(t.stray, filter)
+	t.mu.Unlock()
+	if open {
+		return nil
+	}
+	cfg := t.consumerConfig(name)
+	cfg.FilterSubject = filter
+	ctx, cancel := bus.Bounded(t.ctx)
+	defer cancel()
+	if c, err := t.js.Consumer(ctx, messages.StreamOrders, name); err == nil {
+		// It exists: bind it as it is (its start cannot change).
+		cfg.DeliverPolicy, cfg.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
+	} else if wasStray {
+		stray, err := t.js.Consumer(ctx, messages.StreamOrders, ConsumerStray)
+		if err != nil {
+			return fmt.Errorf("router: stray consumer: %w", err)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, stray.CachedInfo().Delivered.Stream+1
+	}
+	if cfg.DeliverPolicy == jetstream.DeliverByStartSequencePolicy {
+		t.mu.Lock()
+		t.starts[filter] = cfg.OptStartSeq
+		t.mu.Unlock()
+	}
+	return t.startLine(cfg, handle)
+}
+
+// lineStart returns the ORDERS sequence from which subject's strategy line
+// takes its messages, and false if it has no line.
+func (t *term) lineStart(subject string) (uint64, bool) {
+	s, ok := messages.StrategyFromSubject(subject)
+	if !ok {
+		return 0, false
+	}
+	if _, known := t.cfg.Load().Strategies[s]; !known {
+		return 0, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.starts[subject], true
+}
+
+func (t *term) consumerConfig(name string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        name,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        t.opts.AckWait,
+		MaxDeliver:     t.opts.MaxDeliver,
+		MaxAckPending:  4 * t.opts.Workers,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{priorityGroup},
+		PinnedTTL:      max(4*t.leases.TTL(), 5*time.Second),
+	}
+}
+
+func (t *term) startLine(cfg jetstream.ConsumerConfig, handle func(context.Context, jetstream.Msg, *turn)) error {
+	cons, err := t.js.CreateOrUpdateConsumer(t.ctx, messages.StreamOrders, cfg)
+	if err != nil {
+		return fmt.Errorf("router: consumer %s: %w", cfg.Durable, err)
+	}
+	if err := t.orders.UnpinConsumer(t.ctx, cfg.Durable, priorityGroup); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.log.Debug().Err(err).Str("consumer", cfg.Durable).Msg("unpin")
+	}
+	l := &line{name: cfg.Durable, sem: make(chan struct{}, t.opts.Workers), seq: newSequencer(), handle: handle}
+	// Handlers run on their own context: the end of the term stops the
+	// pulling, not the intents already taken (every wait is bounded).
+	work := context.WithoutCancel(t.ctx)
+	l.cc, err = cons.Consume(func(m jetstream.Msg) {
+		l.sem <- struct{}{}
+		t.handled.Add(1)
+		tk := l.seq.ticket()
+		go func() {
+			defer func() { tk.release(); <-l.sem; t.handled.Done() }()
+			l.handle(work, m, tk)
+		}()
+	}, jetstream.PullMaxMessages(t.opts.Workers), jetstream.PullPriorityGroup(priorityGroup),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				t.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume error")
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("router: consuming %s: %w", cfg.Durable, err)
+	}
+	t.mu.Lock()
+	t.lines[cfg.Durable] = l
+	t.mu.Unlock()
+	return nil
+}
+
+// lastDelivery reports whether m is on its last delivery: what fails now
+// is dropped with a log.
+func (t *term) lastDelivery(m jetstream.Msg) bool {
+	meta, err := m.Metadata()
+	return err != nil || meta.NumDelivered >= uint64(t.opts.MaxDeliver)
+}
+
+// retry gives m back for a later delivery after a failure, or on its last
+// delivery drops it with a log: nothing is redelivered for ever.
+func (t *term) retry(m jetstream.Msg, what string, err error) {
+	if t.lastDelivery(m) {
+		t.log.Error().Err(err).Str("subject", m.Subject()).Msg(what + " failed on the message's last delivery; dropped")
+		_ = m.Term()
+		return
+	}
+	t.log.Warn().Err(err).Str("subject", m.Subject()).Msg(what + " failed; will retry")
+	_ = m.NakWithDelay(100 * time.Millisecond)
 }

@@ -189,8 +189,11 @@ func TestVenueThrottleHoldsTheKey(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	waitWindowStart(2*time.Second, 1500*time.Millisecond)
+	// With a deadline, an intent routed while the key is throttled waits
+	// at its key rather than being refused key_unavailable.
+	exp := time.Now().Add(20 * time.Second).UTC().Format(time.RFC3339Nano)
 	for i := 0; i < 6; i++ {
-		c.submit("s", marketIntent(fmt.Sprintf("t%d", i)))
+		c.submit("s", fmt.Sprintf(`{"client_order_id":"t%d","symbol":"ETH-USDT","side":"buy","type":"market","quantity":"0.01","expires_at":%q}`, i, exp))
 	}
 	for i := 0; i < 6; i++ {
 		c.waitKind("s", fmt.Sprintf("t%d", i), messages.KindAccepted)

@@ -108,7 +108,7 @@ func (v *Venue) update(o orderJSON, clientID string, usage []executors.Usage) (e
 	}
 	explain(&u, o.Status)
 	for _, f := range o.Fills {
-		fill, err := makeFill(f.Qty, f.Price, f.Commission, f.CommissionAsset, f.TradeID, messages.Taker)
+		fill, err := makeFill(u.VenueOrderID, f.Qty, f.Price, f.Commission, f.CommissionAsset, f.TradeID, messages.Taker)
 		if err != nil {
 			return executors.OrderUpdate{}, err
 		}
@@ -117,20 +117,24 @@ func (v *Venue) update(o orderJSON, clientID string, usage []executors.Usage) (e
 	return u, nil
 }
 
-func makeFill(qty, price, fee, feeAsset string, tradeID int64, liq messages.Liquidity) (messages.Fill, error) {
+// makeFill reads a fill of venue order orderID.
+func makeFill(orderID, qty, price, fee, feeAsset string, tradeID int64, liq messages.Liquidity) (executors.Fill, error) {
 	q, err := decimal.NewFromString(qty)
 	if err != nil {
-		return messages.Fill{}, fmt.Errorf("binance: fill qty %q: %w", qty, err)
+		return executors.Fill{}, fmt.Errorf("binance: fill qty %q: %w", qty, err)
 	}
 	p, err := decimal.NewFromString(price)
 	if err != nil {
-		return messages.Fill{}, fmt.Errorf("binance: fill price %q: %w", price, err)
+		return executors.Fill{}, fmt.Errorf("binance: fill price %q: %w", price, err)
 	}
 	c, err := decOr0(fee)
 	if err != nil {
-		return messages.Fill{}, fmt.Errorf("binance: commission %q: %w", fee, err)
+		return executors.Fill{}, fmt.Errorf("binance: commission %q: %w", fee, err)
 	}
-	return messages.Fill{Quantity: q, Price: p, Fee: c, FeeAsset: feeAsset, TradeID: strconv.FormatInt(tradeID, 10), Liquidity: liq}, nil
+	return executors.Fill{
+		Fill:         messages.Fill{Quantity: q, Price: p, Fee: c, FeeAsset: feeAsset, TradeID: strconv.FormatInt(tradeID, 10), Liquidity: liq},
+		VenueOrderID: orderID,
+	}, nil
 }
 
 func asVenueError(err error) *executors.VenueError {
@@ -361,10 +365,10 @@ func (v *Venue) queryState(ctx context.Context, symbol, clientID string) (execut
 }
 
 // trades returns every fill of one order, oldest first.
-func (v *Venue) trades(ctx context.Context, native string, orderID int64) ([]messages.Fill, []executors.Usage, error) {
+func (v *Venue) trades(ctx context.Context, native string, orderID int64) ([]executors.Fill, []executors.Usage, error) {
 	const page = 1000
 	var (
-		fills  []messages.Fill
+		fills  []executors.Fill
 		usage  []executors.Usage
 		fromID int64 = -1
 	)
@@ -388,7 +392,7 @@ func (v *Venue) trades(ctx context.Context, native string, orderID int64) ([]mes
 			if t.IsMaker {
 				liq = messages.Maker
 			}
-			f, err := makeFill(t.Qty, t.Price, t.Commission, t.CommissionAsset, t.ID, liq)
+			f, err := makeFill(strconv.FormatInt(t.OrderID, 10), t.Qty, t.Price, t.Commission, t.CommissionAsset, t.ID, liq)
 			if err != nil {
 				return nil, nil, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable trade", Usage: r.usage, Err: err}
 			}

@@ -313,11 +313,11 @@ func (v *Venue) parseExecutionReport(ev map[string]json.RawMessage) (u executors
 		if err != nil {
 			return u, "", false, fmt.Errorf("t: %w", err)
 		}
-		f, err := makeFill(str(ev["l"]), str(ev["L"]), str(ev["n"]), str(ev["N"]), tid, liq)
+		f, err := makeFill(u.VenueOrderID, str(ev["l"]), str(ev["L"]), str(ev["n"]), str(ev["N"]), tid, liq)
 		if err != nil {
 			return u, "", false, err
 		}
-		u.Fills = []messages.Fill{f}
+		u.Fills = []executors.Fill{f}
 	}
 	return u, native, true, nil
 }

@@ -57,7 +57,7 @@ func (h *hub) translate(u executors.OrderUpdate) [][]byte {
 		if o.cum.GreaterThanOrEqual(o.order.Quantity) {
 			status = "FILLED"
 		}
-		add(h.report(o, "TRADE", status, f, now))
+		add(h.report(o, "TRADE", status, &f.Fill, now))
 	}
 	switch u.Status {
 	case messages.StatusCanceled, messages.StatusExpired, messages.StatusRejected:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
@@ -69,7 +70,7 @@ func tradeID(id string) int64 {
 }
 
 // quoteQty is the quote amount of fills (cummulativeQuoteQty).
-func quoteQty(fills []messages.Fill) decimal.Decimal {
+func quoteQty(fills []executors.Fill) decimal.Decimal {
 	q := decimal.Zero
 	for _, f := range fills {
 		q = q.Add(f.Price.Mul(f.Quantity))

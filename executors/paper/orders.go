@@ -40,10 +40,9 @@ func (o *order) update() executors.OrderUpdate {
 
 // updateFrom is the order's state with the fills from index from on.
 func (o *order) updateFrom(from int) executors.OrderUpdate {
-	n := len(o.fills)
-	var fills []messages.Fill
-	if from < n {
-		fills = o.fills[from:n:n]
+	var fills []executors.Fill
+	for _, f := range o.fills[min(from, len(o.fills)):] {
+		fills = append(fills, executors.Fill{Fill: f, VenueOrderID: o.idStr})
 	}
 	return executors.OrderUpdate{
 		ClientID:     o.req.ClientID,

@@ -185,12 +185,12 @@ func (e *env) count(clientID string) int {
 // waitFor reads Updates until done says the accumulated state of clientID
 // is reached or the timeout passes. Fills are merged by trade ID, since an
 // update may repeat fills.
-func (e *env) waitFor(clientID string, done func(status messages.Status, fills []messages.Fill) bool) (messages.Status, []messages.Fill) {
+func (e *env) waitFor(clientID string, done func(status messages.Status, fills []executors.Fill) bool) (messages.Status, []executors.Fill) {
 	e.t.Helper()
 	deadline := time.NewTimer(e.Timeout)
 	defer deadline.Stop()
 	var status messages.Status
-	var fills []messages.Fill
+	var fills []executors.Fill
 	seen := make(map[string]bool)
 	for {
 		select {
@@ -217,7 +217,7 @@ func (e *env) waitFor(clientID string, done func(status messages.Status, fills [
 	}
 }
 
-func sum(fills []messages.Fill) decimal.Decimal {
+func sum(fills []executors.Fill) decimal.Decimal {
 	s := decimal.Zero
 	for _, f := range fills {
 		s = s.Add(f.Quantity)
@@ -227,7 +227,7 @@ func sum(fills []messages.Fill) decimal.Decimal {
 
 // checkFills fails unless fills are well formed, unique by trade ID, and
 // add up to cum.
-func (e *env) checkFills(fills []messages.Fill, cum decimal.Decimal, liq messages.Liquidity) {
+func (e *env) checkFills(fills []executors.Fill, cum decimal.Decimal, liq messages.Liquidity) {
 	e.t.Helper()
 	ids := make(map[string]bool)
 	for i, f := range fills {

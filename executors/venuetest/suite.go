@@ -88,7 +88,7 @@ func limitRestsThenFills(e *env) {
 	}
 
 	e.SetPrice(o.Symbol, price.Sub(e.m.Tick))
-	status, fills := e.waitFor(o.ClientID, func(s messages.Status, f []messages.Fill) bool {
+	status, fills := e.waitFor(o.ClientID, func(s messages.Status, f []executors.Fill) bool {
 		return s == messages.StatusFilled && sum(f).Equal(e.m.Qty)
 	})
 	if status != messages.StatusFilled {

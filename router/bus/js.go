@@ -190,11 +190,20 @@ func deleted(h nats.Header) bool {
 	return h.Get(jetstream.MarkerReasonHeader) != ""
 }
 
+// Update is one key's value as Watch delivers it.
+type Update struct {
+	Key   string
+	Value []byte // nil: deleted
+	Rev   uint64
+	// Initial: the value the key had when the watch started, not a change.
+	Initial bool
+}
+
 // Watch follows the keys of kv matching filters until ctx ends: fn is
-// called with each key's current value (nil when deleted) at start and on
-// every change, from one goroutine. Watch returns once the current values
-// have been delivered, or an error if they were not within Timeout.
-func Watch(ctx context.Context, kv jetstream.KeyValue, filters []string, fn func(key string, value []byte, rev uint64)) error {
+// called with each key's current value at start and on every change, from
+// one goroutine. Watch returns once the current values have been
+// delivered, or an error if they were not within Timeout.
+func Watch(ctx context.Context, kv jetstream.KeyValue, filters []string, fn func(Update)) error {
 	w, err := kv.WatchFiltered(ctx, filters)
 	if err != nil {
 		return err
@@ -218,11 +227,11 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, filters []string, fn func
 					}
 					continue
 				}
-				var v []byte
+				u := Update{Key: e.Key(), Rev: e.Revision(), Initial: !caughtUp}
 				if e.Operation() == jetstream.KeyValuePut {
-					v = e.Value()
+					u.Value = e.Value()
 				}
-				fn(e.Key(), v, e.Revision())
+				fn(u)
 			}
 		}
 	}()

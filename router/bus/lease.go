@@ -182,8 +182,8 @@ func (ls *Leases) beat(ctx context.Context) error {
 }
 
 // seeBeat records a heartbeat change (Watch callback).
-func (ls *Leases) seeBeat(key string, value []byte, rev uint64) {
-	inst := strings.TrimPrefix(key, heartbeatPrefix)
+func (ls *Leases) seeBeat(u Update) {
+	inst, value, rev := strings.TrimPrefix(u.Key, heartbeatPrefix), u.Value, u.Rev
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if value == nil {
@@ -219,8 +219,8 @@ func (ls *Leases) follow(kv jetstream.KeyValue, filter string) error {
 		return errors.New("bus: Leases not started")
 	}
 	bucket := kv.Bucket()
-	err := Watch(ctx, kv, []string{filter}, func(key string, value []byte, rev uint64) {
-		ls.seeEntry(entryKey{bucket, key}, value, rev)
+	err := Watch(ctx, kv, []string{filter}, func(u Update) {
+		ls.seeEntry(entryKey{bucket, u.Key}, u.Value, u.Rev)
 	})
 	if err != nil {
 		ls.mu.Lock()

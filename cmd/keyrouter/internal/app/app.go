@@ -11,7 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrouter/keyrouter/configs"
@@ -20,9 +20,11 @@ import (
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/keyrouter/keyrouter/router"
+	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/run"
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 )
@@ -52,22 +54,32 @@ type App struct {
 	// SimHook may adjust a simulated venue's simulator config (tests
 	// inject faults with it).
 	SimHook func(venue string, cfg *binancesim.Config)
+	// Instance names this process among keyrouter's processes (leases
+	// and KeyStatus.worker); default: host-pid-n. A restart under the same
+	// name takes its leases back at once.
+	Instance string
+	// LeaseTTL: a process silent this long loses its leases to a standby
+	// (default bus.DefaultLeaseTTL).
+	LeaseTTL time.Duration
+	// Clock drives leases and executors (tests); default the wall clock.
+	Clock bus.Clock
 
 	srv       *server.Server
 	tmpDir    string
 	nc        *nats.Conn
 	ncClosed  chan struct{} // closed when nc is
 	js        jetstream.JetStream
-	buckets   router.Buckets
+	buckets   bus.Buckets
+	leases    *bus.Leases
 	router    *router.Router
 	workers   map[string]*executors.Worker
 	venues    map[string]executors.Venue
 	exchanges map[string]*paper.Exchange
 	sims      map[string]*simVenue
+	group     run.Group
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	errMu     sync.Mutex
-	err       error
+	done      chan struct{} // closed when every component has stopped
+	err       error         // the first component failure, set before done
 }
 
 // AllKeys as App.Keys executes every key of the config.
@@ -115,50 +127,98 @@ func (a *App) Venue(key string) executors.Venue { return a.venues[key] }
 func (a *App) Worker(key string) *executors.Worker { return a.workers[key] }
 
 // Buckets returns the KV buckets the App provisioned (after Start).
-func (a *App) Buckets() router.Buckets { return a.buckets }
+func (a *App) Buckets() bus.Buckets { return a.buckets }
+
+// Leases returns the App's lease view (after Start).
+func (a *App) Leases() *bus.Leases { return a.leases }
 
 // Router returns the App's router, if it runs one.
 func (a *App) Router() *router.Router { return a.router }
 
-// Start brings the App up and returns once every role is running.
+// Start brings the App up and returns once every role is running (an
+// executor standing by for its key's lease counts as running).
 func (a *App) Start(ctx context.Context) error {
 	if err := a.connect(); err != nil {
 		a.Close()
 		return err
 	}
-	buckets, err := router.Provision(ctx, a.js, a.Config.Streams)
+	buckets, err := bus.Provision(ctx, a.js, a.Config.Streams)
 	if err != nil {
 		a.Close()
 		return err
 	}
 	a.buckets = buckets
+	if a.Instance == "" {
+		a.Instance = defaultInstance()
+	}
+	if a.Clock == nil {
+		a.Clock = bus.RealClock
+	}
+	role := "executor"
+	if a.RunRouter {
+		role = "router"
+	}
+	a.leases, err = bus.NewLeases(buckets.Control, bus.LeaseOptions{Instance: a.Instance, Role: role, TTL: a.LeaseTTL, Clock: a.Clock, Logger: a.Logger})
+	if err != nil {
+		a.Close()
+		return err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	if err := a.leases.Start(runCtx); err != nil {
+		a.Close()
+		return err
+	}
 	if err := a.startExecutors(runCtx); err != nil {
 		a.Close()
 		return err
 	}
 	if a.RunRouter {
-		a.router = router.New(a.nc, a.js, a.buckets, a.Config, a.RouterOptions)
-		a.spawn(runCtx, "router", a.router.Run)
+		ro := a.RouterOptions
+		ro.Logger = a.Logger
+		if ro.Clock == nil {
+			ro.Clock = a.Clock
+		}
+		a.router = router.New(a.nc, a.js, a.buckets, a.leases, a.Config, ro)
+		a.add(runCtx, "router", a.router.Run)
 	}
+	a.done = make(chan struct{})
+	go func() {
+		a.err = a.group.Run()
+		close(a.done)
+	}()
 	return nil
 }
 
-func (a *App) spawn(ctx context.Context, name string, run func(context.Context) error) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			a.errMu.Lock()
-			if a.err == nil {
-				a.err = fmt.Errorf("%s: %w", name, err)
-			}
-			a.errMu.Unlock()
+// add runs a component in the App's group: the first one to return stops
+// the others (oklog/run), and an error is the App's failure.
+func (a *App) add(ctx context.Context, name string, run func(context.Context) error) {
+	a.group.Add(func() error {
+		err := run(ctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
 			a.Logger.Error().Err(err).Str("component", name).Msg("component failed; stopping")
-			a.cancel()
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	}()
+		return nil
+	}, func(error) { a.cancel() })
+}
+
+var instances atomic.Int64
+
+// defaultInstance is host-pid-n: unique among processes and among the
+// Apps of one process.
+func defaultInstance() string {
+	host, _ := os.Hostname()
+	b := []byte(host)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return fmt.Sprintf("%s-%d-%d", b, os.Getpid(), instances.Add(1))
 }
 
 func (a *App) connect() error {
@@ -253,7 +313,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 				}
 				a.exchanges[kc.Venue] = x
 				tick := vc.Tick
-				a.spawn(ctx, "venue "+kc.Venue, func(ctx context.Context) error {
+				a.add(ctx, "venue "+kc.Venue, func(ctx context.Context) error {
 					err := x.Run(ctx, tick)
 					if errors.Is(err, context.Canceled) {
 						return nil
@@ -281,9 +341,12 @@ func (a *App) startExecutors(ctx context.Context) error {
 		}
 		wopts := a.WorkerOptions
 		wopts.Key, wopts.VenueName, wopts.QueueSize, wopts.Logger = id, kc.Venue, kc.QueueSize, a.Logger
-		w := executors.NewWorker(a.nc, a.js, a.buckets.Orders, a.buckets.Control, venue, b, wopts)
+		if wopts.Clock == nil {
+			wopts.Clock = a.Clock
+		}
+		w := executors.NewWorker(a.nc, a.js, a.buckets, a.leases, venue, executors.FromBudget(b), wopts)
 		a.workers[id] = w
-		a.spawn(ctx, "executor "+id, w.Run)
+		a.add(ctx, "executor "+id, w.Run)
 	}
 	return nil
 }
@@ -337,27 +400,33 @@ func paperLimits(kc configs.Key, g *paper.LimitGroup) []paper.RateLimit {
 	return out
 }
 
-// Wait blocks until a component fails or Close is called, and returns the
-// first failure.
+// Wait blocks until a component fails or ctx ends, and returns the first
+// failure.
 func (a *App) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
 	select {
 	case <-ctx.Done():
-	case <-done:
+		return nil
+	case <-a.done:
+		return a.err
 	}
-	a.errMu.Lock()
-	defer a.errMu.Unlock()
-	return a.err
 }
 
-// Close stops every role (each finishes what it has in hand), then the
-// connection and the embedded server.
+// Close stops every role (each finishes what it has in hand and releases
+// its leases, so standbys take over at once), then the connection and the
+// embedded server.
 func (a *App) Close() error {
 	if a.cancel != nil {
 		a.cancel()
 	}
-	a.wg.Wait()
+	if a.done != nil {
+		<-a.done
+	}
+	if a.leases != nil {
+		select {
+		case <-a.leases.Done():
+		case <-time.After(2 * bus.Timeout):
+		}
+	}
 	for _, v := range a.venues {
 		_ = v.Close()
 	}
@@ -376,7 +445,8 @@ func (a *App) Close() error {
 	if a.tmpDir != "" {
 		_ = os.RemoveAll(a.tmpDir)
 	}
-	a.errMu.Lock()
-	defer a.errMu.Unlock()
-	return a.err
+	if a.done != nil {
+		return a.err
+	}
+	return nil
 }

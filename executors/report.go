@@ -1,0 +1,264 @@
+package executors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopspring/decimal"
+)
+
+// snapshot is what an order's reports have said so far: kept before new
+// reports are made so that, if they cannot be stored, the order goes back
+// to it and the work is redone (every report has a message ID derived from
+// its seq, so one stored twice is stored once).
+type snapshot struct {
+	phase, venueOrderID string
+	status              messages.Status
+	cum, notional       decimal.Decimal
+	seq                 uint64
+	trades              int
+}
+
+func (o *order) snap() snapshot {
+	return snapshot{o.phase, o.venueOrderID, o.status, o.cum, o.notional, o.seq, len(o.tradeList)}
+}
+
+func (o *order) rollback(s snapshot) {
+	o.phase, o.venueOrderID, o.status, o.cum, o.notional, o.seq = s.phase, s.venueOrderID, s.status, s.cum, s.notional, s.seq
+	for _, id := range o.tradeList[s.trades:] {
+		delete(o.trades, id)
+	}
+	o.tradeList = o.tradeList[:s.trades]
+}
+
+// reportID is the Nats-Msg-Id of an order's report with seq.
+func reportID(strategy, clientOrderID string, seq uint64) string {
+	return strategy + "." + clientOrderID + "." + strconv.FormatUint(seq, 10)
+}
+
+// emit publishes reps of o, numbering them, then writes the order's
+// record fenced by the lease, and waits until all are stored. o.mu held.
+func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionReport) error {
+	now := t.clock.Now().UTC()
+	futures := make([]jetstream.PubAckFuture, 0, len(reps)+1)
+	for i := range reps {
+		o.seq++
+		reps[i].Seq, reps[i].TS = o.seq, now
+		reps[i].Clip()
+		m := nats.NewMsg(messages.ReportSubject(o.intent.Strategy, reps[i].Kind))
+		m.Data = reps[i].AppendJSON(nil)
+		m.Header.Set(nats.MsgIdHdr, reportID(o.intent.Strategy, o.intent.ClientOrderID, o.seq))
+		f, err := t.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("publishing report: %w", err)
+		}
+		futures = append(futures, f)
+	}
+	f, err := t.writeRecord(o, now)
+	if err != nil {
+		return err
+	}
+	futures = append(futures, f)
+	if err := bus.AwaitAll(ctx, futures); err != nil {
+		if bus.IsConflict(err) && !t.lease.Confirm(ctx) {
+			return fmt.Errorf("%w: %v", bus.ErrLeaseLost, err)
+		}
+		return fmt.Errorf("storing reports: %w", err)
+	}
+	return nil
+}
+
+// writeRecord publishes o's record, fenced by the lease; a closed order's
+// record expires after bus.RecordTTL. o.mu held.
+func (t *term) writeRecord(o *order, now time.Time) (jetstream.PubAckFuture, error) {
+	data, _ := json.Marshal(o.record(t.opts.Key, t.opts.VenueName, now))
+	m := nats.NewMsg(messages.OrderStateSubject(o.stateKey))
+	m.Data = data
+	t.lease.Fence(m)
+	var opts []jetstream.PublishOpt
+	if o.phase == messages.PhaseDone || o.phase == messages.PhaseHandedBack {
+		opts = append(opts, jetstream.WithMsgTTL(bus.RecordTTL))
+	}
+	f, err := t.js.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("writing order state: %w", err)
+	}
+	return f, nil
+}
+
+// writeAhead stores o's record before a Place, fenced by the lease: if
+// the lease is gone, nothing is sent. o.mu held.
+func (t *term) writeAhead(ctx context.Context, o *order) error {
+	for range 2 {
+		f, err := t.writeRecord(o, t.clock.Now())
+		if err != nil {
+			return err
+		}
+		_, err = bus.Await(ctx, f)
+		if err == nil {
+			return nil
+		}
+		if !bus.IsConflict(err) {
+			return err
+		}
+		if !t.lease.Confirm(ctx) {
+			return fmt.Errorf("%w: %v", bus.ErrLeaseLost, err)
+		}
+	}
+	return errors.New("write-ahead conflicts with a lease this worker holds")
+}
+
+// finish emits reps of o (o.mu held, released here); once they are
+// stored it acks the cancels answered and, if sendDone, the order's exec
+// message. If they cannot be stored, o goes back to snap and the work is
+// redone: an order that may be at the venue is asked about again; the
+// messages of others are redelivered.
+func (t *term) finish(ctx context.Context, o *order, snap snapshot, reps []messages.ExecutionReport, sendDone bool, cancels ...*cancelReq) {
+	err := t.emit(ctx, o, reps)
+	if err != nil {
+		o.rollback(snap)
+	}
+	terminal := o.status.Terminal() || o.phase == messages.PhaseDone
+	sent := o.sent()
+	o.mu.Unlock()
+	if err != nil {
+		t.log.Error().Err(err).Str("strategy", o.intent.Strategy).Str("client_order_id", o.intent.ClientOrderID).
+			Msg("reports not stored; the work will be redone")
+		var msgs []message
+		t.mu.Lock()
+		for _, cr := range cancels {
+			if cr.msg != nil {
+				msgs = append(msgs, cr.msg)
+			}
+			delete(t.handledCancels, cr.seq)
+		}
+		redo := sent && !errors.Is(err, bus.ErrLeaseLost)
+		if redo {
+			t.c.hold(o)
+			t.c.requeue(&item{order: o, inDoubt: true}, t.clock.Now().Add(time.Second))
+		} else {
+			if sendDone && o.msg != nil {
+				msgs = append(msgs, o.msg)
+				o.msg = nil
+			}
+			t.c.forget(o)
+		}
+		t.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.NakWithDelay(time.Second)
+		}
+		signal(t.wake)
+		return
+	}
+	var msgs []message
+	t.mu.Lock()
+	if sendDone {
+		o.sendDone = true
+		if o.msg != nil {
+			msgs = append(msgs, o.msg)
+			o.msg = nil
+		}
+	}
+	for _, cr := range cancels {
+		cr.done = true
+		if cr.msg != nil {
+			msgs = append(msgs, cr.msg)
+			cr.msg = nil
+		}
+	}
+	if terminal {
+		t.c.forget(o)
+	}
+	t.mu.Unlock()
+	for _, m := range msgs {
+		_ = m.Ack()
+	}
+}
+
+// finishAsync runs finish on the bounded pool so the dispatcher goes on.
+func (t *term) finishAsync(o *order, snap snapshot, reps []messages.ExecutionReport, sendDone bool, cancels ...*cancelReq) {
+	t.async(func() { t.finish(context.Background(), o, snap, reps, sendDone, cancels...) })
+}
+
+// refuse ends an item unsent: a new order rejected with reason, a cancel
+// cancel_rejected.
+func (t *term) refuse(ctx context.Context, it *item, reason messages.Reason, msg string) {
+	if it.cancel != nil {
+		t.cancelRejected(ctx, it.cancel, reason, msg)
+		return
+	}
+	o := it.order
+	o.mu.Lock()
+	snap := o.snap()
+	r := t.rp.refusal(o, messages.KindRejected, reason, msg)
+	t.finishAsync(o, snap, []messages.ExecutionReport{r}, true)
+}
+
+// expire reports an order expired because the budget cannot send it by
+// its expires_at (at: the earliest it could go; zero: never).
+func (t *term) expire(ctx context.Context, it *item, now, at time.Time) {
+	o := it.order
+	exp := o.intent.ExpiresAt
+	var msg string
+	switch {
+	case !now.Before(*exp):
+		msg = "expires_at " + exp.Format(time.RFC3339Nano) + " passed before it could be sent"
+	case at.IsZero():
+		msg = "the order costs more than the key's budget allows at all"
+	default:
+		msg = fmt.Sprintf("key %s's budget cannot send it before expires_at %s (earliest %s)",
+			t.opts.Key, exp.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+	}
+	o.mu.Lock()
+	snap := o.snap()
+	r := t.rp.refusal(o, messages.KindExpired, messages.ReasonExpired, msg)
+	t.finishAsync(o, snap, []messages.ExecutionReport{r}, true)
+}
+
+// cancelRejected reports a refused cancel. It concerns the cancel, not the
+// order's own sequence, so its seq is 0.
+func (t *term) cancelRejected(ctx context.Context, cr *cancelReq, reason messages.Reason, msg string) {
+	r := messages.ExecutionReport{
+		Kind: messages.KindCancelRejected, ClientOrderID: cr.clientOrderID, Strategy: cr.strategy,
+		Key: t.opts.Key, Venue: t.opts.VenueName, Reason: reason, Message: msg, TS: t.clock.Now().UTC(),
+	}
+	r.Clip()
+	m := nats.NewMsg(messages.ReportSubject(cr.strategy, r.Kind))
+	m.Data = r.AppendJSON(nil)
+	m.Header.Set(nats.MsgIdHdr, "cancel."+t.opts.Key+"."+strconv.FormatUint(cr.seq, 10))
+	t.answerCancel(ctx, cr, m)
+}
+
+// answerCancel publishes the message that answers cr (a report, or the
+// cancel forwarded to another key) and acks cr once it is stored.
+func (t *term) answerCancel(ctx context.Context, cr *cancelReq, m *nats.Msg) {
+	f, err := t.js.PublishMsgAsync(m)
+	if err == nil {
+		_, err = bus.Await(ctx, f)
+	}
+	t.mu.Lock()
+	msg := cr.msg
+	if err != nil {
+		delete(t.handledCancels, cr.seq)
+	} else {
+		cr.done, cr.msg = true, nil
+	}
+	t.mu.Unlock()
+	if msg == nil {
+		return
+	}
+	if err != nil {
+		t.log.Warn().Err(err).Msg("cancel answer not stored; it will be redelivered")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Ack()
+}

@@ -1,0 +1,342 @@
+package executors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
+)
+
+// maxAttempts bounds the tries of a request the venue could not take
+// (unreachable) before the order is rejected with venue_error.
+const maxAttempts = 5
+
+// backoff is the wait before try n+1 of a request that failed n times.
+func backoff(n int) time.Duration { return 50 * time.Millisecond << min(n, 6) }
+
+// dispatch is the key's sending loop: it asks the core what to do next
+// and does it, until ctx ends.
+func (t *term) dispatch(ctx context.Context) {
+	for ctx.Err() == nil {
+		now := t.clock.Now()
+		t.mu.Lock()
+		a := t.c.next(now)
+		t.mu.Unlock()
+		switch a.kind {
+		case actIdle, actWait:
+			var tc <-chan time.Time
+			if a.kind == actWait {
+				tc = t.clock.After(a.at.Sub(now))
+			}
+			select {
+			case <-ctx.Done():
+			case <-t.wake:
+			case <-tc:
+			}
+		case actResumed:
+			t.log.Info().Msg("key active again")
+			signal(t.changed)
+		case actSend:
+			if ctx.Err() != nil {
+				// The lease is gone: nothing more goes out from here.
+				t.requeue(a.it, now)
+				return
+			}
+			if a.it.cancel != nil {
+				t.sendCancel(ctx, a.it)
+			} else {
+				t.sendNew(ctx, a.it)
+			}
+		case actExpire:
+			t.expire(ctx, a.it, now, a.at)
+		case actRefuse:
+			t.refuse(ctx, a.it, a.reason, a.msg)
+		case actCancelQueued:
+			t.cancelQueued(a.it.cancel, a.queued)
+		}
+	}
+}
+
+// requeue puts it back in its queue, to be tried no sooner than at.
+func (t *term) requeue(it *item, at time.Time) {
+	t.mu.Lock()
+	t.c.requeue(it, at)
+	t.mu.Unlock()
+	signal(t.wake)
+}
+
+// observe feeds the venue's own usage counts to the budget.
+func (t *term) observe(usage []Usage) {
+	if len(usage) == 0 {
+		return
+	}
+	now := t.clock.Now()
+	t.mu.Lock()
+	t.c.observe(now, usage)
+	t.mu.Unlock()
+}
+
+// venueCtx bounds a venue request by the venue's own timeout, not by the
+// term: a request under way finishes even if the lease was just lost,
+// so its outcome is known and reported.
+func venueCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// sendNew places an order (asking the venue first if it may be there).
+func (t *term) sendNew(ctx context.Context, it *item) {
+	o := it.order
+	o.mu.Lock()
+	now := t.clock.Now()
+	if exp := o.intent.ExpiresAt; exp != nil && !now.Before(*exp) && !it.inDoubt {
+		o.mu.Unlock()
+		t.mu.Lock()
+		t.c.drop(o)
+		t.mu.Unlock()
+		t.expire(ctx, it, now, time.Time{})
+		return
+	}
+	if it.inDoubt {
+		t.query(ctx, it)
+		return
+	}
+	// Written ahead and fenced: from here on the order may be at the
+	// venue, and if the lease is gone it is not sent.
+	prev := o.snap()
+	o.phase, o.sendingAt = messages.PhaseSending, now
+	if err := t.writeAhead(ctx, o); err != nil {
+		o.rollback(prev)
+		o.mu.Unlock()
+		if errors.Is(err, bus.ErrLeaseLost) {
+			t.requeue(it, now)
+			return
+		}
+		t.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("write-ahead failed; will retry")
+		it.attempts++
+		t.requeue(it, now.Add(backoff(it.attempts)))
+		return
+	}
+	t.mu.Lock()
+	o.placedAt = now
+	t.mu.Unlock()
+	u, err := t.venue.Place(venueCtx(ctx), o.venueOrder())
+	if err == nil {
+		t.observe(u.Usage)
+		t.placed(it, prev, u)
+		return
+	}
+	var ve *VenueError
+	if errors.As(err, &ve) && ve.Kind == Rejected {
+		t.observe(ve.Usage)
+		if ve.Code == "DUPLICATE_CLIENT_ID" {
+			// At the venue from an earlier attempt: ask it.
+			it.inDoubt = true
+			o.mu.Unlock()
+			t.requeue(it, now)
+			return
+		}
+		reason := ve.Reason
+		if reason == "" {
+			reason = messages.ReasonVenueRejected
+		}
+		r := t.rp.refusal(o, messages.KindRejected, reason, ve.Error())
+		t.mu.Lock()
+		t.c.forget(o)
+		t.mu.Unlock()
+		t.finishAsync(o, prev, []messages.ExecutionReport{r}, true)
+		return
+	}
+	if errors.As(err, &ve) && (ve.Kind == Throttled || ve.Kind == Banned || ve.Kind == Unavailable || ve.Kind == KeyInvalid) {
+		// Nothing was placed.
+		o.phase = prev.phase
+		o.mu.Unlock()
+		t.onVenueError(ctx, it, err)
+		return
+	}
+	// The outcome is unknown: ask the venue before anything else.
+	t.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("order outcome unknown; querying the venue")
+	it.inDoubt = true
+	it.attempts++
+	o.mu.Unlock()
+	t.requeue(it, now.Add(backoff(it.attempts)))
+}
+
+// query asks the venue about an order that may be there. o.mu held,
+// released.
+func (t *term) query(ctx context.Context, it *item) {
+	o := it.order
+	now := t.clock.Now()
+	u, err := t.venue.Query(venueCtx(ctx), o.intent.Symbol, o.clientID)
+	switch {
+	case err == nil:
+		t.observe(u.Usage)
+		t.placed(it, o.snap(), u)
+	case errors.Is(err, ErrUnknownOrder):
+		if o.phase == messages.PhaseOpen {
+			// It was at the venue, which no longer knows it: nothing can
+			// be reported of it any more.
+			o.mu.Unlock()
+			t.log.Error().Str("client_order_id", o.intent.ClientOrderID).Str("venue_order_id", o.venueOrderID).
+				Msg("an open order is unknown to the venue; it is no longer followed")
+			t.mu.Lock()
+			t.c.forget(o)
+			t.mu.Unlock()
+			return
+		}
+		// Not at the venue: send it, with the budget of a new order.
+		it.inDoubt = false
+		o.mu.Unlock()
+		t.requeue(it, now)
+	default:
+		o.mu.Unlock()
+		if !t.onVenueError(ctx, it, err) {
+			it.attempts++
+			t.requeue(it, now.Add(backoff(it.attempts)))
+		}
+	}
+}
+
+// placed reports the venue's answer to a placed (or queried) order:
+// accepted, then its fills and close. o.mu held, released by the
+// reporting; prev is the order's state before this send.
+func (t *term) placed(it *item, prev snapshot, u OrderUpdate) {
+	o := it.order
+	var reps []messages.ExecutionReport
+	if u.Status == messages.StatusRejected {
+		reps = append(reps, t.rp.refusal(o, messages.KindRejected, messages.ReasonVenueRejected, u.Message))
+	} else {
+		if o.seq == 0 {
+			if u.VenueOrderID != "" {
+				o.venueOrderID = u.VenueOrderID
+			}
+			o.status = messages.StatusNew
+			reps = append(reps, t.rp.report(o, messages.KindAccepted))
+		}
+		if o.phase != messages.PhaseDone {
+			o.phase = messages.PhaseOpen
+		}
+		reps = append(reps, t.apply(o, u)...)
+	}
+	t.finishAsync(o, prev, reps, true)
+}
+
+// cancelQueued cancels an order that is still queued here: no venue
+// request, so no budget; it was accepted and is canceled.
+func (t *term) cancelQueued(cr *cancelReq, queued *item) {
+	o := queued.order
+	o.mu.Lock()
+	snap := o.snap()
+	o.status = messages.StatusNew
+	acc := t.rp.report(o, messages.KindAccepted)
+	acc.Message = "accepted, and canceled before it was sent to the venue"
+	o.status, o.phase = messages.StatusCanceled, messages.PhaseDone
+	t.finishAsync(o, snap, []messages.ExecutionReport{acc, t.rp.report(o, messages.KindCanceled)}, true, cr)
+}
+
+// sendCancel cancels an order at the venue.
+func (t *term) sendCancel(ctx context.Context, it *item) {
+	cr := it.cancel
+	t.mu.Lock()
+	o := t.c.orders[cr.orderKey()]
+	t.mu.Unlock()
+	if o == nil {
+		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q closed before the cancel was sent", cr.clientOrderID))
+		return
+	}
+	u, err := t.venue.Cancel(venueCtx(ctx), o.intent.Symbol, o.clientID)
+	switch {
+	case err == nil:
+		t.observe(u.Usage)
+		o.mu.Lock()
+		snap := o.snap()
+		u.Status = messages.StatusCanceled
+		t.finishAsync(o, snap, t.apply(o, u), false, cr)
+	case errors.Is(err, ErrTooLateToCancel):
+		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already closed at the venue", cr.clientOrderID))
+		t.refresh(o) // its last fills or close may not have been reported yet
+	case errors.Is(err, ErrUnknownOrder):
+		t.cancelRejected(ctx, cr, messages.ReasonUnknownOrder, fmt.Sprintf("the venue does not know order %q", cr.clientOrderID))
+	default:
+		if !t.onVenueError(ctx, it, err) {
+			it.attempts++
+			if it.attempts >= maxAttempts {
+				t.cancelRejected(ctx, cr, messages.ReasonVenueError, err.Error())
+				return
+			}
+			t.requeue(it, t.clock.Now().Add(backoff(it.attempts)))
+		}
+	}
+}
+
+// refresh queues a look-up of an order in hand, so what the venue did to it
+// is reported.
+func (t *term) refresh(o *order) {
+	t.mu.Lock()
+	if t.c.orders[o.kvKey] == o {
+		t.c.requeue(&item{order: o, inDoubt: true}, t.clock.Now())
+	}
+	t.mu.Unlock()
+	signal(t.wake)
+}
+
+// onVenueError handles what every request's failure has in common and
+// reports whether the item was dealt with (requeued or refused).
+func (t *term) onVenueError(ctx context.Context, it *item, err error) bool {
+	var ve *VenueError
+	if !errors.As(err, &ve) {
+		return false
+	}
+	t.observe(ve.Usage)
+	now := t.clock.Now()
+	switch ve.Kind {
+	case Throttled, Banned:
+		state := messages.KeyThrottled
+		if ve.Kind == Banned {
+			state = messages.KeyBanned
+		}
+		until := ve.RetryAfter
+		if until.IsZero() {
+			until = now.Add(time.Second)
+		}
+		// Back in the queue first, so the state change hands it to
+		// another key with the rest.
+		t.requeue(it, now)
+		t.setState(state, until, ve.Error())
+		return true
+	case KeyInvalid:
+		if it.order != nil && !it.inDoubt {
+			t.requeue(it, now)
+			t.setState(messages.KeyDown, time.Time{}, ve.Error())
+			t.mu.Lock()
+			stuck := t.c.newQ.removeFirst(func(q *item) bool { return q == it }) // not handed back: pinned or moved once already
+			if stuck != nil {
+				t.c.drop(it.order)
+			}
+			t.mu.Unlock()
+			if stuck == nil {
+				return true
+			}
+		} else {
+			t.setState(messages.KeyDown, time.Time{}, ve.Error())
+		}
+		t.refuse(ctx, it, messages.ReasonKeyUnavailable, fmt.Sprintf("key %s is down: %s", t.opts.Key, ve.Error()))
+		return true
+	case Unavailable:
+		it.attempts++
+		if it.attempts >= maxAttempts && !it.inDoubt {
+			// Never sent: it can be refused. One that may be at the venue
+			// is asked about until the venue answers.
+			if it.order != nil {
+				t.mu.Lock()
+				t.c.forget(it.order)
+				t.mu.Unlock()
+			}
+			t.refuse(ctx, it, messages.ReasonVenueError, ve.Error())
+			return true
+		}
+		t.requeue(it, now.Add(backoff(it.attempts)))
+		return true
+	}
+	return false
+}

@@ -1,0 +1,372 @@
+package executors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// term is one active spell of a worker: from taking the key's lease to
+// losing it or stopping. Its state starts fresh from the bus: the key's
+// order-state records, the messages its predecessor held, the halts.
+type term struct {
+	*Worker
+	lease  *bus.Lease
+	stream jetstream.Stream // EXEC
+
+	mu sync.Mutex // guards c, the Worker.mu-marked fields of orders, and below
+	c  *core
+	// cancels handled this term, by EXEC sequence: a redelivered cancel
+	// read directly at the takeover is not sent twice.
+	handledCancels map[uint64]*cancelReq
+	venueDown      string // why the venue is unreachable; "" if it is fine
+	halted         bool
+
+	wake    chan struct{} // cap 1: the dispatcher has something to look at
+	changed chan struct{} // cap 1: state changed, publish status now
+	post    sync.WaitGroup
+	postSem chan struct{} // bounds reporting goroutines; full: the dispatcher waits
+}
+
+func newTerm(w *Worker, lease *bus.Lease) *term {
+	return &term{
+		Worker: w, lease: lease,
+		c:              newCore(w.opts.Key, w.opts.QueueSize, w.budget),
+		handledCancels: map[uint64]*cancelReq{},
+		wake:           make(chan struct{}, 1), changed: make(chan struct{}, 1),
+		postSem: make(chan struct{}, 256),
+	}
+}
+
+// run executes the key until ctx ends (the lease is lost or the process
+// stops), then drains: the consumer stops, messages already delivered are
+// taken in, the work in hand is finished, queued messages go back to
+// JetStream for the next active worker.
+func (t *term) run(ctx context.Context) error {
+	var err error
+	if t.stream, err = t.js.Stream(ctx, messages.StreamExec); err != nil {
+		return fmt.Errorf("executor %s: %w", t.opts.Key, err)
+	}
+	name := ConsumerName(t.opts.Key)
+	cons, err := t.js.CreateOrUpdateConsumer(ctx, messages.StreamExec, jetstream.ConsumerConfig{
+		Durable:       name,
+		FilterSubject: messages.ExecKeySubjects(t.opts.Key),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       t.opts.AckWait,
+		MaxDeliver:    t.opts.MaxDeliver,
+		// Room for both full queues and the orders being reported, so
+		// a cancel never waits behind new orders here.
+		MaxAckPending:  2*t.opts.QueueSize + 512,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{priorityGroup},
+		PinnedTTL:      max(4*t.leases.TTL(), 5*time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("executor %s: consumer %s: %w", t.opts.Key, name, err)
+	}
+	// Our predecessor may still be pinned: the pin is ours now.
+	if err := t.stream.UnpinConsumer(ctx, name, priorityGroup); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.log.Debug().Err(err).Msg("unpin")
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	if err := bus.Watch(bg, t.b.Control, []string{"all", "key." + t.opts.Key}, t.seeHalt()); err != nil {
+		return fmt.Errorf("executor %s: watching halts: %w", t.opts.Key, err)
+	}
+	if err := t.recover(ctx, cons); err != nil {
+		return err
+	}
+	cc, err := cons.Consume(t.intake, jetstream.PullMaxMessages(min(t.opts.QueueSize, 256)),
+		jetstream.PullPriorityGroup(priorityGroup),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				t.log.Warn().Err(err).Str("consumer", name).Msg("consume error")
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("executor %s: consuming %s: %w", t.opts.Key, name, err)
+	}
+	t.log.Info().Str("venue", t.opts.VenueName).Uint64("lease", t.lease.Rev()).Msg("executor active")
+
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() { defer loops.Done(); t.statusLoop(bg) }()
+	go func() { defer loops.Done(); t.updatesLoop(bg) }()
+
+	t.dispatch(ctx)
+
+	// Drain: take in what was delivered, finish what is in hand, give
+	// the queued messages back for the next active worker.
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-t.clock.After(bus.Timeout):
+	}
+	t.post.Wait()
+	t.giveBack()
+	stopBG()
+	loops.Wait()
+	if t.lease.Held() {
+		// Stopping, not displaced: say so, so routers move on at once.
+		t.mu.Lock()
+		t.c.state, t.c.stateMsg = messages.KeyDown, "executor stopped"
+		t.mu.Unlock()
+		t.publishStatus()
+	}
+	t.log.Info().Msg("executor term ended")
+	return nil
+}
+
+// giveBack naks every queued message so the next active worker takes it
+// without waiting for AckWait.
+func (t *term) giveBack() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, q := range []*queue{&t.c.cancelQ, &t.c.newQ} {
+		for it := q.pop(); it != nil; it = q.pop() {
+			if m := it.msgOf(); m != nil {
+				_ = m.Nak()
+			}
+		}
+	}
+}
+
+// msgOf is the message an item answers. Worker.mu (term.mu) held.
+func (it *item) msgOf() message {
+	if it.cancel != nil {
+		return it.cancel.msg
+	}
+	return it.order.msg
+}
+
+// seeHalt returns the watch callback of the key's halts.
+func (t *term) seeHalt() func(bus.Update) {
+	set := map[string]bool{}
+	return func(u bus.Update) {
+		if u.Value != nil {
+			set[u.Key] = true
+		} else {
+			delete(set, u.Key)
+		}
+		t.mu.Lock()
+		t.halted = len(set) > 0
+		t.mu.Unlock()
+		t.reconcileState()
+	}
+}
+
+// venueUnreachable starts the message of a key that is down because its
+// venue cannot be reached (it comes back by itself, unlike a revoked key).
+const venueUnreachable = "venue unreachable: "
+
+// reconcileState sets the key's state from the halts and the venue's
+// health: halted wins, then down while the venue is unreachable; when
+// neither holds any more the key is active again (a throttle or ban ends
+// by itself, in next).
+func (t *term) reconcileState() {
+	t.mu.Lock()
+	cur, curMsg := t.c.state, t.c.stateMsg
+	halted, venueDown := t.halted, t.venueDown
+	t.mu.Unlock()
+	switch {
+	case halted:
+		if cur != messages.KeyHalted {
+			t.setState(messages.KeyHalted, time.Time{}, "halted by the control service")
+		}
+	case venueDown != "":
+		if cur != messages.KeyDown || curMsg != venueDown {
+			t.setState(messages.KeyDown, time.Time{}, venueDown)
+		}
+	case cur == messages.KeyHalted || (cur == messages.KeyDown && strings.HasPrefix(curMsg, venueUnreachable)):
+		t.setState(messages.KeyActive, time.Time{}, "")
+	}
+}
+
+// setState changes the key's state and publishes it at once. When the key
+// turns unusable, the new orders waiting in its queue go back to the
+// router for another key of their pool (or are refused, if it is halted
+// and they cannot move).
+func (t *term) setState(s messages.KeyState, until time.Time, msg string) {
+	t.mu.Lock()
+	changed, moved, refused := t.c.setState(s, until, msg)
+	t.mu.Unlock()
+	if !changed {
+		return
+	}
+	t.log.Warn().Str("state", string(s)).Time("until", until).Str("why", msg).Msg("key state")
+	signal(t.changed)
+	signal(t.wake)
+	// Finishing work in hand outlives the term's context; every wait on
+	// the bus is bounded.
+	for _, it := range moved {
+		t.async(func() { t.handBack(context.Background(), it) })
+	}
+	for _, it := range refused {
+		t.refuse(context.Background(), it, messages.ReasonHalted, fmt.Sprintf("key %s is halted", t.opts.Key))
+	}
+}
+
+// async runs f on the bounded pool of reporting goroutines.
+func (t *term) async(f func()) {
+	t.postSem <- struct{}{}
+	t.post.Add(1)
+	go func() {
+		defer func() { <-t.postSem; t.post.Done() }()
+		f()
+	}()
+}
+
+func (t *term) statusLoop(ctx context.Context) {
+	inProgressEvery := t.opts.AckWait / 3
+	nextInProgress := t.clock.Now().Add(inProgressEvery)
+	t.publishStatus()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.clock.After(t.opts.StatusEvery):
+		case <-t.changed:
+		}
+		t.checkVenue()
+		if now := t.clock.Now(); !now.Before(nextInProgress) {
+			t.keepQueuedInProgress()
+			nextInProgress = now.Add(inProgressEvery)
+		}
+		t.publishStatus()
+	}
+}
+
+// checkVenue follows the venue's health, for venues that connect in the
+// background: the key is down while the venue is unreachable.
+func (t *term) checkVenue() {
+	h, ok := t.venue.(interface{ Health() error })
+	if !ok {
+		return
+	}
+	why := ""
+	if err := h.Health(); err != nil {
+		why = venueUnreachable + err.Error()
+	}
+	t.mu.Lock()
+	changed := why != t.venueDown
+	t.venueDown = why
+	t.mu.Unlock()
+	if changed {
+		t.reconcileState()
+	}
+}
+
+// keepQueuedInProgress stops JetStream from redelivering orders that are
+// waiting in the queue for budget.
+func (t *term) keepQueuedInProgress() {
+	t.mu.Lock()
+	var msgs []message
+	for _, q := range []*queue{&t.c.cancelQ, &t.c.newQ} {
+		q.each(func(it *item) {
+			if m := it.msgOf(); m != nil {
+				msgs = append(msgs, m)
+			}
+		})
+	}
+	t.mu.Unlock()
+	for _, m := range msgs {
+		_ = m.InProgress()
+	}
+}
+
+// status returns the key's KeyStatus now.
+func (t *term) status() messages.KeyStatus {
+	now := t.clock.Now()
+	t.mu.Lock()
+	nq, cq := t.c.depth()
+	open := 0
+	for _, o := range t.c.orders {
+		if o.phase != "" {
+			open++
+		}
+	}
+	st := messages.KeyStatus{
+		Key: t.opts.Key, Venue: t.opts.VenueName, State: t.c.state, Limits: []messages.LimitStatus{},
+		QueueDepth: nq + cq, Worker: t.id, OpenOrders: open,
+		Message: t.c.stateMsg, TS: now.UTC(),
+	}
+	if !t.c.until.IsZero() {
+		u := t.c.until.UTC()
+		st.Until = &u
+	}
+	t.mu.Unlock()
+	if p, ok := t.venue.(Pricer); ok {
+		st.Prices = p.Prices()
+	}
+	for _, l := range t.budget.Status(now) {
+		name := l.Name
+		if l.Symbol != "" {
+			name += ":" + l.Symbol // a symbol-scoped limit, one entry per symbol
+		}
+		st.Limits = append(st.Limits, messages.LimitStatus{
+			Name: name, Used: float64(l.Used), Max: float64(l.Max),
+			Window: l.Window.Seconds(), ResetsIn: l.ResetsIn.Seconds(),
+		})
+	}
+	return st
+}
+
+func (t *term) publishStatus() {
+	data, err := json.Marshal(t.status())
+	if err != nil {
+		return
+	}
+	_ = t.nc.Publish(messages.KeyStatusSubject(t.opts.Key), data)
+}
+
+// updatesLoop applies the venue's asynchronous updates (fills of resting
+// orders, closes the venue did itself).
+func (t *term) updatesLoop(ctx context.Context) {
+	ch := t.venue.Updates()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-ch:
+			if !ok {
+				return
+			}
+			t.mu.Lock()
+			o := t.c.byClient[u.ClientID]
+			t.mu.Unlock()
+			if o == nil {
+				continue
+			}
+			o.mu.Lock()
+			if !o.sent() {
+				o.mu.Unlock()
+				continue
+			}
+			snap := o.snap()
+			reps := t.apply(o, u)
+			if len(reps) == 0 {
+				o.mu.Unlock()
+				continue
+			}
+			t.finish(ctx, o, snap, reps, false)
+		}
+	}
+}
+
+// apply is reporter.apply with the anomalies logged loudly.
+func (t *term) apply(o *order, u OrderUpdate) []messages.ExecutionReport {
+	reps, bad := t.rp.apply(o, u)
+	for _, b := range bad {
+		t.log.Error().Str("strategy", o.intent.Strategy).Str("client_order_id", o.intent.ClientOrderID).
+			Str("venue_order_id", o.venueOrderID).Str("anomaly", b).Msg("venue update not reported: it does not fit the order")
+	}
+	return reps
+}
