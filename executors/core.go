@@ -176,16 +176,20 @@ func (c *core) next(now time.Time) action {
 	}
 	q := &c.cancelQ
 	it := q.peek()
+	var parked time.Time // earliest instant a look-up skipped below may go
 	if it == nil {
 		q = &c.newQ
-		it = q.peek()
+		it, parked = c.newQ.firstReady(now)
 	}
 	if it == nil {
+		if !parked.IsZero() {
+			return action{kind: actWait, at: parked}
+		}
 		return action{kind: actIdle}
 	}
 	if c.state == messages.KeyHalted && it.order != nil && !it.inDoubt {
 		// Halted: cancels and look-ups still go out, new orders do not.
-		q.pop()
+		q.take(it)
 		c.drop(it.order)
 		return action{kind: actRefuse, it: it, reason: messages.ReasonHalted, msg: fmt.Sprintf("key %s is halted", c.key)}
 	}
@@ -194,7 +198,7 @@ func (c *core) next(now time.Time) action {
 		// so no budget.
 		if o := c.orders[it.cancel.orderKey()]; o != nil {
 			if queued := c.newQ.removeFirst(func(it *item) bool { return it.order == o }); queued != nil {
-				q.pop()
+				q.take(it)
 				c.drop(o)
 				return action{kind: actCancelQueued, it: it, queued: queued}
 			}
@@ -205,14 +209,14 @@ func (c *core) next(now time.Time) action {
 		exp = it.order.intent.ExpiresAt
 	}
 	if exp != nil && !now.Before(*exp) {
-		q.pop()
+		q.take(it)
 		c.drop(it.order)
 		return action{kind: actExpire, it: it, at: now}
 	}
 	if it.notBefore.After(now) {
 		// Backing off after a failed attempt.
 		if exp != nil && !it.notBefore.Before(*exp) {
-			q.pop()
+			q.take(it)
 			c.drop(it.order)
 			return action{kind: actExpire, it: it, at: it.notBefore}
 		}
@@ -228,11 +232,11 @@ func (c *core) next(now time.Time) action {
 		}
 		switch {
 		case exp != nil && (at.IsZero() || !at.Before(*exp)):
-			q.pop()
+			q.take(it)
 			c.drop(it.order)
 			return action{kind: actExpire, it: it, at: at}
 		case at.IsZero():
-			q.pop()
+			q.take(it)
 			if it.order != nil {
 				c.drop(it.order)
 			}
@@ -241,7 +245,7 @@ func (c *core) next(now time.Time) action {
 		}
 		return action{kind: actWait, at: now.Add(max(wait, time.Microsecond))}
 	}
-	q.pop()
+	q.take(it)
 	return action{kind: actSend, it: it}
 }
 

@@ -1,5 +1,7 @@
 package executors
 
+import "time"
+
 // queue is a FIFO of items. It is bounded by its owner (core checks the
 // length against the queue size before pushing) and guarded by Worker.mu.
 type queue struct {
@@ -73,6 +75,32 @@ func (q *queue) removeFirst(f func(*item) bool) *item {
 		}
 	}
 	return nil
+}
+
+// firstReady returns the first item that may go at now: look-ups of
+// orders that may be at the venue wait without holding up what is behind
+// them (parked is the earliest such look-up's instant); anything else is
+// taken in order, backing off or not.
+func (q *queue) firstReady(now time.Time) (it *item, parked time.Time) {
+	for _, it := range q.items[q.head:] {
+		if it.inDoubt && it.notBefore.After(now) {
+			if parked.IsZero() || it.notBefore.Before(parked) {
+				parked = it.notBefore
+			}
+			continue
+		}
+		return it, parked
+	}
+	return nil, parked
+}
+
+// take removes it, which the queue holds (the head, usually).
+func (q *queue) take(it *item) {
+	if q.peek() == it {
+		q.pop()
+		return
+	}
+	q.removeFirst(func(x *item) bool { return x == it })
 }
 
 func (q *queue) each(f func(*item)) {

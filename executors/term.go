@@ -84,6 +84,7 @@ func (t *term) run(ctx context.Context) error {
 	if err := t.recover(ctx, cons); err != nil {
 		return err
 	}
+	t.checkVenue()
 	cc, err := cons.Consume(t.intake, jetstream.PullMaxMessages(min(t.opts.QueueSize, 256)),
 		jetstream.PullPriorityGroup(priorityGroup),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {

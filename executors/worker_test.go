@@ -1,0 +1,365 @@
+package executors_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
+)
+
+func TestMarketOrderIsAcceptedAndFilledOnce(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	h.active("a")
+	h.route(intent("m1", "market", ""))
+	h.waitKind("m1", messages.KindFill)
+	bustest.WaitFor(t, "the order's reports", func() bool { return len(h.of("m1")) == 2 })
+	rs := h.of("m1")
+	if rs[0].Kind != messages.KindAccepted || rs[0].Seq != 1 || rs[1].Kind != messages.KindFill || rs[1].Seq != 2 {
+		t.Fatalf("reports %s, want accepted#1 fill#2", kinds(rs))
+	}
+	if f := rs[1]; f.Status != messages.StatusFilled || !f.CumQuantity.Equal(dec("1")) || !f.LeavesQuantity.IsZero() {
+		t.Errorf("fill: status %s cum %s leaves %s", f.Status, f.CumQuantity, f.LeavesQuantity)
+	}
+	if n := h.venue.count("place " + clientID("m1")); n != 1 {
+		t.Errorf("placed %d times", n)
+	}
+}
+
+// Cancels go before new orders, and a cancel of an order still queued
+// needs no venue request.
+func TestCancelsOvertakeQueuedOrders(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 2, 10*time.Second))
+	h.active("a")
+	for i := 1; i <= 4; i++ {
+		h.route(intent(fmt.Sprintf("n%d", i), "limit", ""))
+	}
+	h.waitKind("n2", messages.KindAccepted)
+	bustest.WaitFor(t, "n3 and n4 queued", func() bool { return h.venue.count("place "+clientID("n2")) == 1 && queue(h) == 2 })
+	h.cancel("n4") // queued here: canceled at once, no budget
+	h.cancel("n1") // at the venue: needs budget, and gets it before n3
+	h.waitKind("n4", messages.KindCanceled)
+	if rs := h.of("n4"); kinds(rs) != "accepted#1 canceled#2" {
+		t.Errorf("n4: %s, want accepted#1 canceled#2", kinds(rs))
+	}
+	if slices.Contains(h.venue.Calls(), "place "+clientID("n4")) {
+		t.Error("n4 reached the venue although it was canceled in the queue")
+	}
+	bustest.WaitFor(t, "the cancel of n1 to wait for budget", func() bool { return h.clock.Waiters() > 0 })
+	if slices.Contains(h.venue.Calls(), "cancel "+clientID("n1")) {
+		t.Fatal("n1 was canceled before the budget allowed a request")
+	}
+	h.clock.Advance(10 * time.Second) // the next window
+	h.waitKind("n1", messages.KindCanceled)
+	h.waitKind("n3", messages.KindAccepted)
+	calls := h.venue.Calls()
+	if c, p := slices.Index(calls, "cancel "+clientID("n1")), slices.Index(calls, "place "+clientID("n3")); c < 0 || p < c {
+		t.Errorf("venue requests %v: the cancel of n1 must come before the placement of n3", calls)
+	}
+}
+
+func queue(h *harness) int {
+	st := h.status()
+	return st.QueueDepth
+}
+
+// status returns the key's status from its active worker.
+func (h *harness) status() messages.KeyStatus {
+	h.t.Helper()
+	var st messages.KeyStatus
+	bustest.WaitFor(h.t, "an active worker", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, p := range h.procs {
+			if p.w.Active() {
+				st = p.w.Status()
+				return true
+			}
+		}
+		return false
+	})
+	return st
+}
+
+// An order whose deadline the budget cannot meet, counting the orders
+// queued ahead of it, is expired at once, not late.
+func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 1, 10*time.Second))
+	h.active("a")
+	h.route(intent("first", "market", ""))
+	h.waitKind("first", messages.KindAccepted)
+	// The budget is spent until start+10s: one more order fits then.
+	h.route(intent("queued", "limit", ""))
+	bustest.WaitFor(t, "queued to wait", func() bool { return queue(h) == 1 })
+	// A deadline at start+15s would be met with an empty queue (next
+	// window), but "queued" takes that slot: the next is start+20s.
+	exp := start.Add(15 * time.Second).UTC().Format(time.RFC3339Nano)
+	h.route(intent("late", "market", `"expires_at":"`+exp+`"`))
+	r := h.waitKind("late", messages.KindExpired)
+	if r.Reason != messages.ReasonExpired || !strings.Contains(r.Message, "budget") {
+		t.Errorf("late: reason %s message %q", r.Reason, r.Message)
+	}
+	if got := h.clock.Now(); !got.Equal(start) {
+		t.Errorf("the clock moved to %v: the expiry did not come at once", got)
+	}
+	if slices.Contains(h.venue.Calls(), "place "+clientID("late")) {
+		t.Error("an expired order reached the venue")
+	}
+}
+
+func TestFullQueueRejectsRateLimited(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 1, 10*time.Second))
+	h.opts.QueueSize = 2
+	h.active("a")
+	for _, id := range []string{"a", "b", "c", "d"} {
+		h.route(intent(id, "limit", ""))
+	}
+	r := h.waitKind("d", messages.KindRejected)
+	if r.Reason != messages.ReasonRateLimited {
+		t.Errorf("d: reason %s, want rate_limited", r.Reason)
+	}
+	if got := queue(h); got != 2 {
+		t.Errorf("queue depth %d, want 2", got)
+	}
+}
+
+// A 429 with Retry-After holds the key: it is throttled, nothing is sent
+// until then, and then the rest goes out.
+func TestVenueThrottleHoldsTheKey(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 50, 10*time.Second))
+	throttled := 0
+	h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+		if o.ClientID == clientID("t3") && throttled == 0 {
+			throttled++
+			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Throttled, Code: "429",
+				Message: "too many requests", RetryAfter: start.Add(2 * time.Second)}
+		}
+		return h.venue.doPlace(o)
+	}
+	h.active("a")
+	// Pinned to k, they stay at k while it is throttled.
+	for i := range 6 {
+		h.route(intent(fmt.Sprintf("t%d", i), "market", `"key":"k"`))
+	}
+	h.waitKind("t2", messages.KindAccepted)
+	bustest.WaitFor(t, "the key to be throttled", func() bool { return h.status().State == messages.KeyThrottled })
+	placed := h.venue.count("place " + clientID("t3"))
+	if placed != 1 || slices.Contains(h.venue.Calls(), "place "+clientID("t4")) {
+		t.Fatalf("requests while throttled: %v", h.venue.Calls())
+	}
+	h.clock.Advance(2 * time.Second)
+	for i := 3; i < 6; i++ {
+		h.waitKind(fmt.Sprintf("t%d", i), messages.KindAccepted)
+	}
+	if st := h.status(); st.State != messages.KeyActive {
+		t.Errorf("state %s after the throttle ended, want active", st.State)
+	}
+}
+
+// A cancel's budget cost follows its order's age (Kraken's rule).
+func TestCancelCostFollowsOrderAge(t *testing.T) {
+	l := fixed("r10s", 20, 10*time.Second)
+	l.AgeCost = []budget.AgeStep{{Class: budget.ClassCancel, Under: time.Second, Cost: 8}, {Class: budget.ClassCancel, Under: 300 * time.Second, Cost: 1}}
+	h := newHarness(t, l)
+	h.active("a")
+	h.route(intent("young", "limit", ""))
+	h.route(intent("old", "limit", ""))
+	h.waitKind("old", messages.KindAccepted)
+	h.clock.Advance(2 * time.Second)
+	h.cancel("old") // 2 s old: 1 + 1
+	h.waitKind("old", messages.KindCanceled)
+	h.route(intent("young2", "limit", ""))
+	h.waitKind("young2", messages.KindAccepted)
+	h.cancel("young2") // 0 s old: 1 + 8
+	h.waitKind("young2", messages.KindCanceled)
+	// 3 placements + 2 + 9 for the cancels.
+	if used := h.status().Limits[0].Used; used != 14 {
+		t.Errorf("budget used %v, want 14 (3 orders, a 2 s old cancel at 2, a new one at 9)", used)
+	}
+}
+
+// A worker that restarts asks the venue about the orders it had at the
+// venue and reports what happened to them meanwhile, once.
+func TestRestartReportsWhatHappenedMeanwhile(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	a := h.active("a")
+	h.route(intent("rest", "limit", ""))
+	h.waitKind("rest", messages.KindAccepted)
+	a.halt()
+	h.venue.Fill(clientID("rest"), dec("0.4")) // while nobody listens
+	h.active("a")
+	r := h.waitKind("rest", messages.KindFill)
+	if !r.CumQuantity.Equal(dec("0.4")) || r.Seq != 2 {
+		t.Errorf("fill after restart: cum %s seq %d", r.CumQuantity, r.Seq)
+	}
+	h.venue.Fill(clientID("rest"), dec("0.6"))
+	bustest.WaitFor(t, "the last fill", func() bool { return len(h.of("rest")) == 3 })
+	if rs := h.of("rest"); kinds(rs) != "accepted#1 fill#2 fill#3" || rs[2].Status != messages.StatusFilled {
+		t.Errorf("reports %s (last status %s)", kinds(rs), rs[len(rs)-1].Status)
+	}
+}
+
+// The promise across processes: two workers of one key, one active; when
+// it dies the standby takes over, and no order is placed twice.
+func TestStandbyTakesOverAndPlacesNothingTwice(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 100, 10*time.Second))
+	// The active worker dies in the middle of a Place: the order reaches
+	// the venue, the answer never comes back.
+	died := make(chan struct{})
+	h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+		u, err := h.venue.doPlace(o)
+		if o.ClientID == clientID("o2") {
+			<-died
+			return executors.OrderUpdate{}, errors.New("connection lost")
+		}
+		return u, err
+	}
+	a := h.active("a")
+	b := h.startWorker("b")
+	h.route(intent("o1", "market", ""))
+	h.waitKind("o1", messages.KindFill)
+	h.route(intent("o2", "market", ""))
+	bustest.WaitFor(t, "o2 at the venue", func() bool { return h.venue.count("place "+clientID("o2")) == 1 })
+	a.nc.Close() // SIGKILL: nothing more leaves a
+	close(died)
+	a.halt()
+	if b.w.Active() {
+		t.Fatal("the standby took over while a's heartbeat was fresh")
+	}
+	// a is silent now; after the lease TTL b takes over.
+	for !b.w.Active() {
+		h.clock.Advance(500 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	h.route(intent("o3", "market", ""))
+	h.waitKind("o3", messages.KindFill)
+	// o2 was being sent by a: b asks the venue once a's request can no
+	// longer take effect, and reports it; it never places it again.
+	h.clock.Advance(11 * time.Second)
+	h.waitKind("o2", messages.KindFill)
+	for _, id := range []string{"o1", "o2", "o3"} {
+		if n := h.venue.count("place " + clientID(id)); n != 1 {
+			t.Errorf("%s placed %d times", id, n)
+		}
+		if rs := h.of(id); kinds(rs) != "accepted#1 fill#2" {
+			t.Errorf("%s reports %s, want accepted#1 fill#2", id, kinds(rs))
+		}
+	}
+	if st := b.w.Status(); !strings.HasSuffix(st.Worker, "@b") {
+		t.Errorf("status from worker %s, want b", st.Worker)
+	}
+}
+
+// A worker whose lease another process took while it was alive (its
+// heartbeat lapsed, a standby took the key) steps down and sends nothing
+// more. (That a write fenced by a taken lease is refused is
+// router/bus's TestStandbyTakesLeaseOnlyAfterHolderIsSilentForTTL.)
+func TestDisplacedWorkerPlacesNothing(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 100, 10*time.Second))
+	a := h.active("a")
+	// Another process takes the key's lease behind a's back (as a
+	// standby does when a's heartbeats stop reaching the bus).
+	if _, err := h.b.Orders.Put(t.Context(), messages.LeaseKey("k"), []byte(`{"holder":"x","incarnation":"y"}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.route(intent("z1", "market", ""))
+	bustest.WaitFor(t, "a to step down", func() bool { return !a.w.Active() })
+	if n := h.venue.count("place " + clientID("z1")); n != 0 {
+		t.Fatalf("the displaced worker placed z1 %d times", n)
+	}
+	if r := h.of("z1"); len(r) != 0 {
+		t.Errorf("reports of z1 from a displaced worker: %s", kinds(r))
+	}
+}
+
+// An order handed back to the router (its key turned unusable) is never
+// sent by that key again, even if its message comes back after a crash.
+func TestHandedBackOrderIsNotSentByItsOldKey(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 1, 10*time.Second))
+	h.active("a")
+	h.route(intent("h1", "limit", ""))
+	h.waitKind("h1", messages.KindAccepted)
+	h.route(intent("h2", "limit", "")) // queued: no budget until the next window
+	bustest.WaitFor(t, "h2 queued", func() bool { return queue(h) == 1 })
+	// Halting the key hands h2 back (it may move to another key).
+	if _, err := h.b.Control.Put(t.Context(), "key.k", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	bustest.WaitFor(t, "h2 handed back", func() bool { return queue(h) == 0 })
+	rr, err := h.js.Stream(t.Context(), messages.StreamOrders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.WaitFor(t, "the hand-back in ORDERS", func() bool {
+		m, err := rr.GetLastMsgForSubject(t.Context(), messages.OrdersRerouteSubject("s"))
+		return err == nil && strings.Contains(string(m.Data), `"from":"k"`)
+	})
+	// Resume, and let time pass: h2's message is not taken again.
+	if err := h.b.Control.Delete(t.Context(), "key.k"); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second)
+	h.route(intent("h3", "limit", ""))
+	h.waitKind("h3", messages.KindAccepted)
+	if slices.Contains(h.venue.Calls(), "place "+clientID("h2")) {
+		t.Error("the old key placed an order it had handed back")
+	}
+}
+
+// Whatever a venue says, a fill is reported only if it belongs to the
+// order, once by trade ID, and never past the order's quantity.
+func TestOnlyFillsOfTheOrderAreReported(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	h.active("a")
+	h.route(intent("f1", "limit", ""))
+	acc := h.waitKind("f1", messages.KindAccepted)
+	fill := func(trade, order, qty string) executors.Fill {
+		f := executors.Fill{VenueOrderID: order}
+		f.TradeID, f.Quantity, f.Price = trade, dec(qty), dec("100")
+		return f
+	}
+	h.venue.Push(executors.OrderUpdate{ClientID: clientID("f1"), VenueOrderID: acc.VenueOrderID, Status: messages.StatusPartiallyFilled,
+		Fills: []executors.Fill{
+			fill("x1", "someone-else", "0.5"),  // another order's trade
+			fill("ok1", acc.VenueOrderID, "0.5"), // good
+			fill("ok1", acc.VenueOrderID, "0.5"), // repeated
+			fill("big", acc.VenueOrderID, "0.6"), // would pass the quantity
+			fill("ok2", "", "0.5"),               // good (the update's order)
+		}})
+	bustest.WaitFor(t, "the good fills", func() bool { return len(h.of("f1")) == 3 })
+	rs := h.of("f1")
+	if kinds(rs) != "accepted#1 fill#2 fill#3" || rs[1].Fill.TradeID != "ok1" || rs[2].Fill.TradeID != "ok2" {
+		t.Fatalf("reports %s", kinds(rs))
+	}
+	if last := rs[2]; !last.CumQuantity.Equal(dec("1")) || last.Status != messages.StatusFilled {
+		t.Errorf("cum %s status %s, want 1 filled", last.CumQuantity, last.Status)
+	}
+	for _, bad := range []string{"someone-else", "big"} {
+		if !strings.Contains(h.logs.String(), bad) {
+			t.Errorf("no loud log of the %s fill", bad)
+		}
+	}
+}
+
+// A venue that cannot be reached leaves its key down, and the key comes
+// back by itself when the venue does.
+func TestUnreachableVenueKeepsKeyDownUntilItAnswers(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	h.venue.SetHealth(errors.New("no route to host"))
+	h.active("a")
+	bustest.WaitFor(t, "down", func() bool { return h.status().State == messages.KeyDown })
+	if st := h.status(); !strings.Contains(st.Message, "no route to host") {
+		t.Errorf("message %q", st.Message)
+	}
+	h.venue.SetHealth(nil)
+	bustest.WaitFor(t, "active again", func() bool {
+		h.clock.Advance(time.Second)
+		return h.status().State == messages.KeyActive
+	})
+}
