@@ -326,7 +326,7 @@ func TestOnlyFillsOfTheOrderAreReported(t *testing.T) {
 	}
 	h.venue.Push(executors.OrderUpdate{ClientID: clientID("f1"), VenueOrderID: acc.VenueOrderID, Status: messages.StatusPartiallyFilled,
 		Fills: []executors.Fill{
-			fill("x1", "someone-else", "0.5"),  // another order's trade
+			fill("x1", "someone-else", "0.5"),    // another order's trade
 			fill("ok1", acc.VenueOrderID, "0.5"), // good
 			fill("ok1", acc.VenueOrderID, "0.5"), // repeated
 			fill("big", acc.VenueOrderID, "0.6"), // would pass the quantity
