@@ -285,7 +285,9 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 		return
 	}
 	if it.inDoubt {
+		start := time.Now()
 		u, err := w.venue.Query(ctx, o.intent.Symbol, o.clientID)
+		w.opts.Metrics.VenueRequest(OpQuery, time.Since(start), err) // metrics call site 2 of 5
 		switch {
 		case err == nil:
 			w.observe(u.Usage)
@@ -308,7 +310,9 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 	}
 	o.sent = true
 	o.placedAt.Store(w.now().UnixNano())
+	start := time.Now()
 	u, err := w.venue.Place(ctx, o.venueOrder())
+	w.opts.Metrics.VenueRequest(OpPlace, time.Since(start), err) // metrics call site 3 of 5
 	if err == nil {
 		w.observe(u.Usage)
 		w.placed(ctx, it, u)
@@ -439,7 +443,9 @@ func (w *Worker) sendCancel(ctx context.Context, it *item) {
 		o = orderFromRecord(&rec)
 		symbol, clientID = o.intent.Symbol, o.clientID
 	}
+	start := time.Now()
 	u, err := w.venue.Cancel(ctx, symbol, clientID)
+	w.opts.Metrics.VenueRequest(OpCancel, time.Since(start), err) // metrics call site 4 of 5
 	switch {
 	case err == nil:
 		w.observe(u.Usage)

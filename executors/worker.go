@@ -47,6 +47,8 @@ type Options struct {
 	WorkerID string
 	Now      func() time.Time
 	Logger   zerolog.Logger
+	// Metrics receives what only the worker can count (nil: NopMetrics).
+	Metrics Metrics
 }
 
 // Worker executes one key's orders. Create with NewWorker, start with Run.
@@ -96,6 +98,9 @@ func NewWorker(nc *nats.Conn, js jetstream.JetStream, kv, control jetstream.KeyV
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
 	}
 	if opts.WorkerID == "" {
 		opts.WorkerID = opts.Key + "@" + nats.NewInbox()[7:15]
@@ -160,6 +165,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		ccs = append(ccs, cc)
 	}
 	w.log.Info().Str("venue", w.opts.VenueName).Msg("executor started")
+	w.opts.Metrics.Serving(true) // metrics call site 1 of 5
+	defer w.opts.Metrics.Serving(false)
 
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(ctx)
@@ -273,7 +280,7 @@ func (w *Worker) Status() messages.KeyStatus {
 	w.mu.Lock()
 	st := messages.KeyStatus{
 		Key: w.opts.Key, Venue: w.opts.VenueName, State: w.state, Limits: []messages.LimitStatus{},
-		QueueDepth: w.newQ.len() + w.cancelQ.len(), Worker: w.opts.WorkerID,
+		QueueDepth: w.newQ.len() + w.cancelQ.len(), QueueCancel: w.cancelQ.len(), Worker: w.opts.WorkerID,
 		OpenOrders: len(w.orders) - w.newQ.len(),
 		Message:    w.stateMsg, TS: now.UTC(),
 	}

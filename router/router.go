@@ -40,6 +40,8 @@ type Options struct {
 	Logger           zerolog.Logger
 	// Reload, if set, reads the config again for a reload request.
 	Reload func() (*configs.Config, error)
+	// Metrics receives what only the router can count (nil: NopMetrics).
+	Metrics Metrics
 }
 
 // Router routes intents to key partitions. Create with New, start with Run.
@@ -76,6 +78,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, b Buckets, cfg *configs.Config, 
 	}
 	if opts.HeartbeatTimeout <= 0 {
 		opts.HeartbeatTimeout = cfg.Router.HeartbeatTimeout
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
 	}
 	r := &Router{nc: nc, js: js, kv: b.Orders, control: b.Control, opts: opts, log: opts.Logger.With().Str("role", "router").Logger(),
 		health: NewHealth(opts.HeartbeatTimeout), book: NewBook(), halts: NewHalts(), sem: make(chan struct{}, opts.Workers)}
@@ -215,6 +220,8 @@ func (r *Router) Run(ctx context.Context) error {
 		ccs = append(ccs, cc)
 	}
 	r.log.Info().Msg("router started")
+	r.opts.Metrics.Serving(true) // metrics call site 1 of 1
+	defer r.opts.Metrics.Serving(false)
 	<-ctx.Done()
 	for _, cc := range ccs {
 		cc.Drain()
