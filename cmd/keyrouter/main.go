@@ -206,7 +206,7 @@ func printBanner(w io.Writer, ka *app.App, cfg *configs.Config) {
 	fmt.Fprintf(w, "keyrouter is running\n")
 	fmt.Fprintf(w, "  clients connect to  %s\n", ka.ClientURL())
 	if u := ka.HTTPURL(); u != "" {
-		fmt.Fprintf(w, "  dashboard           %s   (metrics %smetrics, health %shealthz, %sreadyz)\n", u, u, u, u)
+		fmt.Fprintf(w, "  dashboard           %s   (and /metrics, /healthz, /readyz)\n", u)
 	} else {
 		fmt.Fprintf(w, "  dashboard           off (--http-listen \"\")\n")
 	}

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"sync"
@@ -358,4 +359,15 @@ func (v *View) gauges(now time.Time) []keyGauge {
 		out = append(out, g)
 	}
 	return out
+}
+
+// ObserveReportJSON counts a report, as published on reports.<s>.<kind>,
+// seen at now.
+func (v *View) ObserveReportJSON(data []byte, now time.Time) error {
+	var r report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return err
+	}
+	v.ObserveReport(&r, now)
+	return nil
 }

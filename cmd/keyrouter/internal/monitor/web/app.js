@@ -102,10 +102,9 @@ function renderKey(k, now) {
       const fill = el("div", { class: "gauge-fill" });
       const bar = el("div", { class: "gauge", "data-limit": l.name }, fill);
       const val = el("span", { class: "lval" });
-      const win = el("span", { class: "lwin" });
-      const row = el("div", { class: "limit" }, el("div", { class: "limit-label" }, el("span", { class: "lname" }, l.name), win, val), bar);
+      const row = el("div", { class: "limit" }, el("div", { class: "limit-label" }, el("span", { class: "lname" }, l.name), val), bar);
       c.limits.append(row);
-      g = { row, bar, fill, val, win };
+      g = { row, bar, fill, val };
       c.gauges.set(l.name, g);
     }
     const pct = l.max > 0 ? Math.min(100, 100 * l.used / l.max) : 0;
@@ -113,8 +112,8 @@ function renderKey(k, now) {
     g.bar.dataset.used = String(l.used);
     g.bar.dataset.max = String(l.max);
     g.bar.dataset.level = pct >= 95 ? "full" : pct >= 75 ? "high" : "ok";
-    g.val.textContent = `${fmtNum(l.used)} / ${fmtNum(l.max)}`;
-    g.win.textContent = l.window > 0 ? `per ${fmtSecs(l.window)}` + (l.resets_in > 0 ? ` · resets in ${l.resets_in.toFixed(1)}s` : "") : "";
+    g.val.textContent = `${fmtNum(l.used)} / ${fmtNum(l.max)}` + (l.window > 0 ? ` per ${fmtSecs(l.window)}` : "");
+    g.row.title = `${l.name}: ${l.used} of ${l.max} used` + (l.window > 0 ? ` in its ${fmtSecs(l.window)} window` : "") + (l.resets_in > 0 ? `, resets in ${l.resets_in.toFixed(1)}s` : "");
   }
   for (const [name, g] of c.gauges) {
     if (!seen.has(name)) { g.row.remove(); c.gauges.delete(name); }
