@@ -49,7 +49,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		c.submit("alpha", fmt.Sprintf(`{"client_order_id":"bad%d","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0"}`, i))
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// KEYROUTER_SCREENSHOT_AFTER (a duration) lets the load run that much
+	// longer before the screenshot: the sparklines then show a history
+	// (the README's picture was taken so).
+	soak, _ := time.ParseDuration(os.Getenv("KEYROUTER_SCREENSHOT_AFTER"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second+soak)
 	defer cancel()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(path),
@@ -113,9 +117,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("latest rejections: %d rows (%v), want the invalid intents listed", rejections, err)
 	}
 
-	if d, err := time.ParseDuration(os.Getenv("KEYROUTER_SCREENSHOT_AFTER")); err == nil {
-		time.Sleep(d) // a longer history in the sparklines, for the README's picture
-		_ = chromedp.Do(tctx, chromedp.WaitVisible(throttled))
+	if soak > 0 {
+		time.Sleep(soak)
+		sctx, scancel := context.WithTimeout(bctx, 15*time.Second)
+		_ = chromedp.Do(sctx, chromedp.WaitVisible(throttled))
+		scancel()
 	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {

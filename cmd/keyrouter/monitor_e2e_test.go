@@ -281,3 +281,28 @@ strategies: {s: {keys: [k1]}}
 		return code == http.StatusOK
 	})
 }
+
+// An executor-only process serves /metrics and /readyz for its own keys,
+// and no dashboard.
+func TestExecutorOnlyProcessServesMetrics(t *testing.T) {
+	cfg := parseConfig(t, monitorConfig)
+	shared := testApp(t, cfg, func(a *app.App) { a.Keys = nil; a.Listen = "127.0.0.1:-1" }) // NATS and the router
+	ka := testApp(t, cfg, withHTTP, func(a *app.App) {
+		a.NATSURL, a.RunRouter, a.Keys = shared.ClientURL(), false, []string{"alpha-1"}
+	})
+	base := ka.HTTPURL()
+	waitFor(t, 10*time.Second, "readyz 200", func() bool {
+		code, _ := get(t, base, "readyz")
+		return code == http.StatusOK
+	})
+	waitFor(t, 10*time.Second, "alpha-1's gauges", func() bool {
+		return scrape(t, base)[series("keyrouter_key_state", "key", "alpha-1", "state", "active", "venue", "paper")] == 1
+	})
+	m := scrape(t, base)
+	if _, ok := m[series("keyrouter_key_state", "key", "alpha-2", "state", "unknown", "venue", "paper")]; ok {
+		t.Errorf("an executor of alpha-1 exports alpha-2's state")
+	}
+	if code, _ := get(t, base, ""); code != http.StatusNotFound {
+		t.Errorf("GET / on an executor: %d, want 404 (no dashboard)", code)
+	}
+}

@@ -159,7 +159,11 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	if a.mon != nil {
-		a.mon.Connected(a.nc, a.ClientURL())
+		url := a.ClientURL()
+		if a.NATSURL == "" && a.Listen == "" {
+			url = "" // an embedded server without a listener: in-process clients only
+		}
+		a.mon.Connected(a.nc, url)
 	}
 	buckets, err := router.Provision(ctx, a.js, a.Config.Streams)
 	if err != nil {
@@ -186,7 +190,11 @@ func (a *App) startMonitor() error {
 	if a.HTTPListen == "" {
 		return nil
 	}
-	a.mon = monitor.New(monitor.Options{Config: a.Config, Dashboard: a.RunRouter, Logger: a.Logger})
+	opts := monitor.Options{Config: a.Config, Dashboard: a.RunRouter, Logger: a.Logger}
+	if !a.RunRouter {
+		opts.Keys = a.keyIDs() // it sees only its own keys
+	}
+	a.mon = monitor.New(opts)
 	if err := a.mon.Listen(a.HTTPListen); err != nil {
 		return err
 	}

@@ -210,7 +210,7 @@ func (e *ExecutorMetrics) VenueRequest(op string, took time.Duration, err error)
 		}
 	}
 	e.m.venueRequests.WithLabelValues(e.key, e.venue, op, outcome).Inc()
-	e.health.venueAnswer(e.key, e.venue, outcome == string(executors.Unavailable.String()), err)
+	e.health.venueAnswer(e.key, e.venue, outcome == executors.Unavailable.String(), err)
 	if outcome == executors.Unavailable.String() {
 		return // it never reached the venue: nothing sent, no round trip
 	}

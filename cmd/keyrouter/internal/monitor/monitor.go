@@ -34,6 +34,9 @@ type Options struct {
 	// Dashboard serves the live dashboard at / (processes that run the
 	// router); otherwise / answers 404.
 	Dashboard bool
+	// Keys, if not nil, limits the keys shown to these (an executor-only
+	// process shows its own).
+	Keys []string
 	Logger    zerolog.Logger
 	Now       func() time.Time
 }
@@ -68,6 +71,9 @@ func New(opts Options) *Monitor {
 	ctx, stop := context.WithCancel(context.Background())
 	m := &Monitor{opts: opts, now: opts.Now, log: opts.Logger, view: NewView(opts.Config, opts.HeartbeatTimeout),
 		metrics: newMetrics(), health: newHealth(opts.Now), ctx: ctx, stop: stop}
+	if opts.Keys != nil {
+		m.view.keepOnly(opts.Keys)
+	}
 	m.metrics.reg.MustRegister(newKeyCollector(m.view, m.now))
 	return m
 }

@@ -118,6 +118,17 @@ func NewView(cfg *configs.Config, heartbeatTimeout time.Duration) *View {
 	return v
 }
 
+// keepOnly forgets every key but keys.
+func (v *View) keepOnly(keys []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id := range v.keys {
+		if !slices.Contains(keys, id) {
+			delete(v.keys, id)
+		}
+	}
+}
+
 // Version changes whenever something the dashboard shows does.
 func (v *View) Version() uint64 { return v.version.Load() }
 
