@@ -36,9 +36,9 @@ type Options struct {
 	Dashboard bool
 	// Keys, if not nil, limits the keys shown to these (an executor-only
 	// process shows its own).
-	Keys []string
-	Logger    zerolog.Logger
-	Now       func() time.Time
+	Keys   []string
+	Logger zerolog.Logger
+	Now    func() time.Time
 }
 
 // Monitor is one process's metrics, health and dashboard. Create with
