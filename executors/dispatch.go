@@ -287,7 +287,7 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 	if it.inDoubt {
 		start := time.Now()
 		u, err := w.venue.Query(ctx, o.intent.Symbol, o.clientID)
-		w.opts.Metrics.VenueRequest(OpQuery, time.Since(start), err) // metrics call site 2 of 5
+		w.opts.Metrics.VenueRequest(OpQuery, time.Since(start), err) // metrics call site 2 of 4
 		switch {
 		case err == nil:
 			w.observe(u.Usage)
@@ -312,7 +312,7 @@ func (w *Worker) sendNew(ctx context.Context, it *item) {
 	o.placedAt.Store(w.now().UnixNano())
 	start := time.Now()
 	u, err := w.venue.Place(ctx, o.venueOrder())
-	w.opts.Metrics.VenueRequest(OpPlace, time.Since(start), err) // metrics call site 3 of 5
+	w.opts.Metrics.VenueRequest(OpPlace, time.Since(start), err) // metrics call site 3 of 4
 	if err == nil {
 		w.observe(u.Usage)
 		w.placed(ctx, it, u)
@@ -445,7 +445,7 @@ func (w *Worker) sendCancel(ctx context.Context, it *item) {
 	}
 	start := time.Now()
 	u, err := w.venue.Cancel(ctx, symbol, clientID)
-	w.opts.Metrics.VenueRequest(OpCancel, time.Since(start), err) // metrics call site 4 of 5
+	w.opts.Metrics.VenueRequest(OpCancel, time.Since(start), err) // metrics call site 4 of 4
 	switch {
 	case err == nil:
 		w.observe(u.Usage)

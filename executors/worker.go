@@ -165,7 +165,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		ccs = append(ccs, cc)
 	}
 	w.log.Info().Str("venue", w.opts.VenueName).Msg("executor started")
-	w.opts.Metrics.Serving(true) // metrics call site 1 of 5
+	w.opts.Metrics.Serving(true) // metrics call site 1 of 4 (and the defer below)
 	defer w.opts.Metrics.Serving(false)
 
 	var bg sync.WaitGroup

@@ -220,7 +220,7 @@ func (r *Router) Run(ctx context.Context) error {
 		ccs = append(ccs, cc)
 	}
 	r.log.Info().Msg("router started")
-	r.opts.Metrics.Serving(true) // metrics call site 1 of 1
+	r.opts.Metrics.Serving(true) // metrics call site 1 of 1 (and the defer below)
 	defer r.opts.Metrics.Serving(false)
 	<-ctx.Done()
 	for _, cc := range ccs {
