@@ -1,13 +1,14 @@
 # keyrouter: `make test` runs every test, installing what it needs
-# (Go modules, the pinned staticcheck, the Node.js test's packages).
+# (Go modules, the pinned staticcheck, the Node.js test's packages,
+# Debian's chromium for the dashboard's browser test).
 
 GO ?= go
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: test check unit race fuzz node bench run
+.PHONY: test check unit race fuzz node browser bench run
 
-test: check race fuzz node
+test: check browser race fuzz node
 
 # No tracked binaries or files over 1 MB; gofmt, go vet and staticcheck clean.
 check:
@@ -27,6 +28,12 @@ race:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeOrderIntent$$' -fuzztime=$(FUZZTIME) ./messages
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCancelIntent$$' -fuzztime=$(FUZZTIME) ./messages
+
+# The dashboard in a real headless Chromium (installed first if missing;
+# the test skips only if it cannot be). Screenshot: tests/artifacts/.
+browser:
+	bash tests/browser/install.sh
+	$(GO) test -count=1 -run '^TestDashboardInBrowser$$' -v ./cmd/keyrouter
 
 # The cross-language contract test: Node.js against a running keyrouter.
 node:

@@ -121,6 +121,7 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 	o.placedAt = now
 	t.mu.Unlock()
 	u, err := t.venue.Place(venueCtx(ctx), o.venueOrder())
+	t.opts.Metrics.VenueRequest(OpPlace, t.clock.Now().Sub(now), err)
 	if err == nil {
 		t.observe(u.Usage)
 		t.placed(it, prev, u)
@@ -168,6 +169,7 @@ func (t *term) query(ctx context.Context, it *item) {
 	o := it.order
 	now := t.clock.Now()
 	u, err := t.venue.Query(venueCtx(ctx), o.intent.Symbol, o.clientID)
+	t.opts.Metrics.VenueRequest(OpQuery, t.clock.Now().Sub(now), err)
 	switch {
 	case err == nil:
 		t.observe(u.Usage)
@@ -244,7 +246,9 @@ func (t *term) sendCancel(ctx context.Context, it *item) {
 		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q closed before the cancel was sent", cr.clientOrderID))
 		return
 	}
+	sent := t.clock.Now()
 	u, err := t.venue.Cancel(venueCtx(ctx), o.intent.Symbol, o.clientID)
+	t.opts.Metrics.VenueRequest(OpCancel, t.clock.Now().Sub(sent), err)
 	switch {
 	case err == nil:
 		t.observe(u.Usage)

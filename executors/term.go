@@ -95,7 +95,12 @@ func (t *term) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("executor %s: consuming %s: %w", t.opts.Key, name, err)
 	}
-	t.log.Info().Str("venue", t.opts.VenueName).Uint64("lease", t.lease.Rev()).Msg("executor active")
+	t.log.Info().Str("venue", t.opts.VenueName).Uint64("lease", t.lease.Rev()).Str("taken", t.lease.Taken()).Msg("executor active")
+	t.opts.Metrics.Serving(true)
+	defer t.opts.Metrics.Serving(false)
+	if t.lease.TakenOver() {
+		t.opts.Metrics.Takeover()
+	}
 
 	var loops sync.WaitGroup
 	loops.Add(2)
@@ -296,7 +301,7 @@ func (t *term) status() messages.KeyStatus {
 	}
 	st := messages.KeyStatus{
 		Key: t.opts.Key, Venue: t.opts.VenueName, State: t.c.state, Limits: []messages.LimitStatus{},
-		QueueDepth: nq + cq, Worker: t.id, OpenOrders: open,
+		QueueDepth: nq + cq, QueueCancel: cq, Worker: t.id, OpenOrders: open,
 		Message: t.c.stateMsg, TS: now.UTC(),
 	}
 	if !t.c.until.IsZero() {

@@ -40,6 +40,8 @@ type Options struct {
 	RequestValidity time.Duration
 	Clock           bus.Clock
 	Logger          zerolog.Logger
+	// Metrics receives what only the worker can count (nil: NopMetrics).
+	Metrics Metrics
 }
 
 // Worker executes one key's orders: any number of workers of one key may
@@ -83,6 +85,9 @@ func NewWorker(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus
 	}
 	if opts.Clock == nil {
 		opts.Clock = bus.RealClock
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
 	}
 	return &Worker{
 		opts: opts, nc: nc, js: js, b: b, leases: leases, venue: venue, budget: bud, clock: opts.Clock,

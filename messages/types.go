@@ -171,6 +171,9 @@ type KeyStatus struct {
 	State      KeyState      `json:"state"`
 	Limits     []LimitStatus `json:"limits"`
 	QueueDepth int           `json:"queue_depth"`
+	// QueueCancel counts the cancels among QueueDepth (the rest are new
+	// orders).
+	QueueCancel int `json:"queue_cancel,omitempty"`
 	// OpenOrders counts the key's orders at the venue not yet closed.
 	OpenOrders int `json:"open_orders"`
 	// Prices are the venue's reference prices of the symbols it trades,

@@ -55,6 +55,8 @@ type Options struct {
 	Logger           zerolog.Logger
 	// Reload, if set, reads the config again for a reload request.
 	Reload func() (*configs.Config, error)
+	// Metrics receives what only the router can count (nil: NopMetrics).
+	Metrics Metrics
 }
 
 // Router routes intents to key partitions. Any number may run; the one
@@ -95,6 +97,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus.Lease
 	}
 	if opts.HeartbeatTimeout <= 0 {
 		opts.HeartbeatTimeout = cfg.Router.HeartbeatTimeout
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
 	}
 	r := &Router{nc: nc, js: js, b: b, leases: leases, opts: opts, clock: opts.Clock,
 		log:    opts.Logger.With().Str("role", "router").Logger(),
@@ -196,6 +201,9 @@ func (r *Router) serve(ctx context.Context, lease *bus.Lease) error {
 		}
 	}()
 	t := &term{Router: r, lines: map[string]*line{}, starts: map[string]uint64{}}
+	if lease.TakenOver() {
+		r.opts.Metrics.Takeover()
+	}
 	r.mu.Lock()
 	r.active = t
 	r.mu.Unlock()
@@ -254,6 +262,8 @@ func (t *term) run(ctx context.Context) error {
 		return err
 	}
 	t.log.Info().Msg("router active")
+	t.opts.Metrics.Serving(true)
+	defer t.opts.Metrics.Serving(false)
 	for {
 		select {
 		case <-ctx.Done():

@@ -9,11 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
@@ -277,77 +275,6 @@ func cmdTail(args []string, stdout, stderr io.Writer) error {
 		printReport(stdout, &r, *asJSON)
 	}
 	return nil
-}
-
-func cmdKeys(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
-	wait := fs.Duration("wait", 1500*time.Millisecond, "how long to listen for heartbeats")
-	asJSON := fs.Bool("json", false, "print KeyStatus JSON lines")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	nc, _, err := dial(*url)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	seen := map[string]messages.KeyStatus{}
-	ch := make(chan messages.KeyStatus, 1024)
-	sub, err := nc.Subscribe(messages.KeysPrefix+"*.status", func(m *nats.Msg) {
-		var st messages.KeyStatus
-		if json.Unmarshal(m.Data, &st) == nil {
-			select {
-			case ch <- st:
-			default:
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer sub.Unsubscribe()
-	deadline := time.After(*wait)
-collect:
-	for {
-		select {
-		case st := <-ch:
-			seen[st.Key] = st
-		case <-deadline:
-			break collect
-		}
-	}
-	if len(seen) == 0 {
-		return errors.New("no key status heard (is an executor running?)")
-	}
-	ids := make([]string, 0, len(seen))
-	for k := range seen {
-		ids = append(ids, k)
-	}
-	sort.Strings(ids)
-	if *asJSON {
-		for _, k := range ids {
-			data, _ := json.Marshal(seen[k])
-			fmt.Fprintln(stdout, string(data))
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tVENUE\tSTATE\tQUEUE\tLIMITS\tWORKER")
-	for _, k := range ids {
-		st := seen[k]
-		var ls []string
-		for _, l := range st.Limits {
-			ls = append(ls, fmt.Sprintf("%s %s/%s", l.Name, strconv.FormatFloat(l.Used, 'f', -1, 64), strconv.FormatFloat(l.Max, 'f', -1, 64)))
-		}
-		state := string(st.State)
-		if st.Until != nil {
-			state += " until " + st.Until.Local().Format("15:04:05")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", st.Key, st.Venue, state, st.QueueDepth, strings.Join(ls, ", "), st.Worker)
-	}
-	return tw.Flush()
 }
 
 func signalContext() (context.Context, context.CancelFunc) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/router"
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
 
@@ -102,17 +104,21 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 // common flags of the roles.
 type roleFlags struct {
-	config   string
-	nats     string
-	logLevel string
-	logText  bool
+	config     string
+	nats       string
+	logLevel   string
+	logFormat  string
+	logText    bool
+	httpListen string
 }
 
-func (r *roleFlags) register(fs *flag.FlagSet, natsDefault string) {
+func (r *roleFlags) register(fs *flag.FlagSet, natsDefault, httpDefault string) {
 	fs.StringVar(&r.config, "config", "", "config file (YAML); the built-in default config if empty")
 	fs.StringVar(&r.nats, "nats", natsDefault, "NATS URL to connect to (default $NATS_URL)")
 	fs.StringVar(&r.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.BoolVar(&r.logText, "log-text", false, "human-readable logs instead of JSON lines")
+	fs.StringVar(&r.logFormat, "log-format", "", "console (readable) or json (one object a line); default: console when stderr is a terminal, else json")
+	fs.BoolVar(&r.logText, "log-text", false, "same as --log-format console")
+	fs.StringVar(&r.httpListen, "http-listen", httpDefault, `address serving /metrics, /healthz, /readyz (and the dashboard at / on run and router); "" turns it off`)
 }
 
 // parse parses args, then loads the config and builds the logger.
@@ -149,18 +155,37 @@ func (r *roleFlags) logger(stderr io.Writer) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("--log-level: %w", err)
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	format := r.logFormat
+	switch {
+	case r.logText && format == "":
+		format = "console"
+	case format == "" && isTerminal(stderr):
+		format = "console"
+	case format == "":
+		format = "json"
+	}
 	var w io.Writer = stderr
-	if r.logText {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000"}
+	switch format {
+	case "console":
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000", NoColor: !isTerminal(stderr)}
+	case "json":
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: want console or json", r.logFormat)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var rf roleFlags
-	rf.register(fs, "")
+	rf.register(fs, "", "127.0.0.1:7070")
 	listen := fs.String("nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on for clients")
 	data := fs.String("data", "", "directory for JetStream's files (a temporary one, removed on exit, if empty)")
 	cfg, log, err := rf.parse(fs, args, stderr)
@@ -168,31 +193,70 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log,
-		RouterOptions: router.Options{Reload: rf.reloader()}}
+		RouterOptions: router.Options{Reload: rf.reloader()}, HTTPListen: rf.httpListen}
 	if rf.nats != "" {
 		ka.Listen = ""
 	}
-	return serve(ka, &rf, log)
+	return serve(ka, &rf, log, func() { printBanner(stdout, ka, cfg) })
+}
+
+// printBanner says once, at start, where clients connect, where the
+// dashboard is and what this process serves.
+func printBanner(w io.Writer, ka *app.App, cfg *configs.Config) {
+	fmt.Fprintf(w, "keyrouter is running\n")
+	fmt.Fprintf(w, "  clients connect to  %s\n", ka.ClientURL())
+	if u := ka.HTTPURL(); u != "" {
+		fmt.Fprintf(w, "  dashboard           %s   (and /metrics, /healthz, /readyz)\n", u)
+	} else {
+		fmt.Fprintf(w, "  dashboard           off (--http-listen \"\")\n")
+	}
+	for _, id := range sortedKeys(cfg.Strategies) {
+		st := cfg.Strategies[id]
+		policy := st.Policy
+		if policy == "" {
+			policy = "failover"
+		}
+		fmt.Fprintf(w, "  strategy %-10s %s over %s\n", id, policy, strings.Join(st.Keys, ", "))
+	}
+	for _, id := range cfg.KeyIDs() {
+		kc := cfg.Keys[id]
+		v := cfg.Venues[kc.Venue]
+		kind := v.Kind
+		if v.Simulate {
+			kind += ", simulated in process"
+		}
+		fmt.Fprintf(w, "  key %-15s venue %s (%s)\n", id, kc.Venue, kind)
+	}
+	fmt.Fprintf(w, "  Ctrl-C stops (the work in hand is finished first)\n")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("router", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var rf roleFlags
-	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
+	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"), "")
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log,
-		RouterOptions: router.Options{Reload: rf.reloader()}}, &rf, log)
+		RouterOptions: router.Options{Reload: rf.reloader()}, HTTPListen: rf.httpListen}, &rf, log, nil)
 }
 
 func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("executor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var rf roleFlags
-	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
+	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"), "")
 	keys := fs.String("key", "", "key(s) to execute, comma-separated (required)")
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
@@ -201,18 +265,25 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	if *keys == "" {
 		return errors.New("--key is required")
 	}
-	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log}, &rf, log)
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log, HTTPListen: rf.httpListen}, &rf, log, nil)
 }
 
 // serve runs app until SIGINT or SIGTERM (then drains) and reloads the
 // router's config on SIGHUP.
-func serve(ka *app.App, rf *roleFlags, log zerolog.Logger) error {
+func serve(ka *app.App, rf *roleFlags, log zerolog.Logger, banner func()) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := ka.Start(ctx); err != nil {
 		return err
 	}
-	log.Info().Str("nats", ka.ClientURL()).Bool("router", ka.RunRouter).Strs("keys", ka.Keys).Msg("keyrouter running")
+	ev := log.Info().Str("nats", ka.ClientURL()).Bool("router", ka.RunRouter).Strs("keys", ka.Keys)
+	if u := ka.HTTPURL(); u != "" {
+		ev = ev.Str("http", u)
+	}
+	ev.Msg("keyrouter running")
+	if banner != nil {
+		banner()
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

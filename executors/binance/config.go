@@ -69,7 +69,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeout bounds one REST request (default 10s).
 	Timeout time.Duration
-	// Logger receives the venue's log lines; never a secret.
+	// Logger receives the venue's log lines; never a secret. The caller
+	// gives it the fields that say which key and venue (the adapter adds
+	// none, so no line carries a field twice).
 	Logger zerolog.Logger
 	// PollInterval is how often open orders are polled over REST while the
 	// user data stream is down (default 5s).

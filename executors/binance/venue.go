@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 	v := &Venue{
 		cfg:      cfg,
 		signer:   s,
-		log:      cfg.Logger.With().Str("venue", "binance").Logger(),
+		log:      cfg.Logger,
 		orders:   map[string]*tracked{},
 		updates:  make(chan executors.OrderUpdate, updatesCap),
 		infoKick: make(chan struct{}, 1),

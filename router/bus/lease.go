@@ -303,6 +303,7 @@ func (ls *Leases) Acquire(ctx context.Context, kv jetstream.KeyValue, key, follo
 		if take {
 			l, err := ls.take(ctx, kv, k, e)
 			if err == nil {
+				l.taken, l.takenOver = why, e.exists && e.val.Holder != "" && e.val.Holder != ls.opts.Instance
 				ls.log.Info().Str("lease", key).Str("why", why).Uint64("rev", l.Rev()).Msg("lease taken")
 				return l, nil
 			}
@@ -393,12 +394,23 @@ type Lease struct {
 	kv jetstream.KeyValue
 	k  entryKey
 
+	taken     string // how it was taken: "new", "released", "<holder> silent for 2s", ...
+	takenOver bool   // from another process that held it
+
 	mu       sync.Mutex
 	rev      uint64
 	lost     chan struct{}
 	lostWhy  string
 	released bool
 }
+
+// Taken says how the lease was taken ("new", "released", "x silent for
+// 2.1s", ...).
+func (l *Lease) Taken() string { return l.taken }
+
+// TakenOver reports whether the lease was taken from another process
+// that held it (a takeover), rather than new or released.
+func (l *Lease) TakenOver() bool { return l.takenOver }
 
 // Key returns the lease's KV key.
 func (l *Lease) Key() string { return l.k.key }

@@ -82,7 +82,7 @@ function freePort() {
 // Starts keyrouter and resolves once it logs "keyrouter running"; rejects if
 // it exits first or is not ready in time.
 function startKeyrouter(bin, port, dataDir, log) {
-  const child = spawn(bin, ["run", "--nats-listen", `127.0.0.1:${port}`, "--data", dataDir], {
+  const child = spawn(bin, ["run", "--nats-listen", `127.0.0.1:${port}`, "--http-listen", "127.0.0.1:0", "--data", dataDir], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -14,11 +14,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/monitor"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/binancesim"
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/executors/paper"
+	"github.com/keyrouter/keyrouter/messages"
 	"github.com/keyrouter/keyrouter/router"
 	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/nats-io/nats-server/v2/server"
@@ -63,8 +65,14 @@ type App struct {
 	LeaseTTL time.Duration
 	// Clock drives leases and executors (tests); default the wall clock.
 	Clock bus.Clock
+	// HTTPListen, if set, serves /metrics, /healthz, /readyz and (with
+	// RunRouter) the dashboard on this address ("host:port"; port 0 picks
+	// one). The listener opens first, so /readyz answers while the roles
+	// start.
+	HTTPListen string
 
 	srv       *server.Server
+	mon       *monitor.Monitor
 	tmpDir    string
 	nc        *nats.Conn
 	ncClosed  chan struct{} // closed when nc is
@@ -135,12 +143,43 @@ func (a *App) Leases() *bus.Leases { return a.leases }
 // Router returns the App's router, if it runs one.
 func (a *App) Router() *router.Router { return a.router }
 
+// Monitor returns the App's metrics, health and dashboard, if HTTPListen
+// is set (after Start, or inside SimHook during it).
+func (a *App) Monitor() *monitor.Monitor { return a.mon }
+
+// HTTPURL is the root URL of the App's HTTP listener ("" without one).
+func (a *App) HTTPURL() string {
+	if a.mon == nil {
+		return ""
+	}
+	return a.mon.URL()
+}
+
+// keyIDs are the keys this App executes.
+func (a *App) keyIDs() []string {
+	if len(a.Keys) == 1 && a.Keys[0] == "*" {
+		return a.Config.KeyIDs()
+	}
+	return a.Keys
+}
+
 // Start brings the App up and returns once every role is running (an
 // executor standing by for its key's lease counts as running).
 func (a *App) Start(ctx context.Context) error {
+	if err := a.startMonitor(); err != nil {
+		a.Close()
+		return err
+	}
 	if err := a.connect(); err != nil {
 		a.Close()
 		return err
+	}
+	if a.mon != nil {
+		url := a.ClientURL()
+		if a.NATSURL == "" && a.Listen == "" {
+			url = "" // an embedded server without a listener: in-process clients only
+		}
+		a.mon.Connected(a.nc, url)
 	}
 	buckets, err := bus.Provision(ctx, a.js, a.Config.Streams)
 	if err != nil {
@@ -187,6 +226,49 @@ func (a *App) Start(ctx context.Context) error {
 		a.err = a.group.Run()
 		close(a.done)
 	}()
+	return a.watchMonitor()
+}
+
+// startMonitor opens the HTTP listener and hands the roles their metrics
+// (before anything else, so /readyz says what the process waits for).
+func (a *App) startMonitor() error {
+	if a.HTTPListen == "" {
+		return nil
+	}
+	opts := monitor.Options{Config: a.Config, Dashboard: a.RunRouter, Logger: a.Logger}
+	if !a.RunRouter {
+		opts.Keys = a.keyIDs() // it sees only its own keys
+	}
+	a.mon = monitor.New(opts)
+	if err := a.mon.Listen(a.HTTPListen); err != nil {
+		return err
+	}
+	if a.RunRouter && a.RouterOptions.Metrics == nil {
+		a.RouterOptions.Metrics = a.mon.Router()
+	}
+	return nil
+}
+
+// watchMonitor feeds the monitor: from the bus where the router runs
+// (every key, every report), else from this process's own workers.
+func (a *App) watchMonitor() error {
+	switch {
+	case a.mon == nil:
+		return nil
+	case a.RunRouter:
+		if err := a.mon.Watch(a.nc, a.js, a.buckets.Control); err != nil {
+			a.Close()
+			return err
+		}
+	case len(a.workers) > 0:
+		a.mon.WatchLocal(func() []messages.KeyStatus {
+			out := make([]messages.KeyStatus, 0, len(a.workers))
+			for _, w := range a.workers {
+				out = append(out, w.Status())
+			}
+			return out
+		})
+	}
 	return nil
 }
 
@@ -283,9 +365,12 @@ func splitHostPort(s string) (string, int, error) {
 }
 
 func (a *App) startExecutors(ctx context.Context) error {
-	keys := a.Keys
-	if len(keys) == 1 && keys[0] == "*" {
-		keys = a.Config.KeyIDs()
+	keys := a.keyIDs()
+	metrics := map[string]executors.Metrics{}
+	for _, id := range keys {
+		if kc, ok := a.Config.Keys[id]; ok && a.mon != nil && a.WorkerOptions.Metrics == nil {
+			metrics[id] = a.mon.Executor(id, kc.Venue) // expected before any venue starts
+		}
 	}
 	a.workers = map[string]*executors.Worker{}
 	a.venues = map[string]executors.Venue{}
@@ -343,6 +428,9 @@ func (a *App) startExecutors(ctx context.Context) error {
 		wopts.Key, wopts.VenueName, wopts.QueueSize, wopts.Logger = id, kc.Venue, kc.QueueSize, a.Logger
 		if wopts.Clock == nil {
 			wopts.Clock = a.Clock
+		}
+		if m := metrics[id]; m != nil {
+			wopts.Metrics = m
 		}
 		w := executors.NewWorker(a.nc, a.js, a.buckets, a.leases, venue, executors.FromBudget(b), wopts)
 		a.workers[id] = w
@@ -425,6 +513,11 @@ func (a *App) Close() error {
 		select {
 		case <-a.leases.Done():
 		case <-time.After(2 * bus.Timeout):
+		}
+	}
+	if a.mon != nil {
+		if err := a.mon.Close(); err != nil {
+			a.Logger.Warn().Err(err).Msg("closing the http listener")
 		}
 	}
 	for _, v := range a.venues {
