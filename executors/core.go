@@ -35,6 +35,9 @@ type core struct {
 	// be rebuilt. See project.
 	shadow     Budget
 	shadowTail time.Time
+	// budgetWaits counts the times the head of the queue had to wait for
+	// budget: the measure of a key's queue backing up.
+	budgetWaits uint64
 }
 
 func newCore(key string, queueSize int, b Budget) *core {
@@ -243,6 +246,7 @@ func (c *core) next(now time.Time) action {
 			return action{kind: actRefuse, it: it, reason: messages.ReasonRateLimited,
 				msg: "the request costs more than the key's budget allows at all"}
 		}
+		c.budgetWaits++
 		return action{kind: actWait, at: now.Add(max(wait, time.Microsecond))}
 	}
 	q.take(it)

@@ -201,6 +201,17 @@ func (w *Worker) Status() messages.KeyStatus {
 		Worker: w.id, Message: "standing by", TS: w.clock.Now().UTC()}
 }
 
+// BudgetWaits counts the times this worker's next request had to wait for
+// budget in its current term (a key whose queue never backs up has none).
+func (w *Worker) BudgetWaits() uint64 {
+	if t := w.current(); t != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.c.budgetWaits
+	}
+	return 0
+}
+
 // signal wakes a loop without blocking.
 func signal(c chan struct{}) {
 	select {

@@ -56,7 +56,7 @@ type isoPhase struct {
 	maxDepth int // deepest b1+b2 queue sampled
 	samples  int // queue samples taken
 	queued   int // samples that found an order of b queued
-	waits    int // samples that found b queued in the sample before too
+	waits    int // times a b order waited for its key's budget
 }
 
 func benchIsolation(bf *benchFlags) (*BenchResult, error) {
@@ -191,7 +191,16 @@ func benchIsolation(bf *benchFlags) (*BenchResult, error) {
 		defer close(samplerDone)
 		t := time.NewTicker(isoSample)
 		defer t.Stop()
-		prevDepth := 0
+		// An order waited in b's queue if the budget of b's key made it
+		// wait (its worker counts those); the depth samples show what
+		// passes through.
+		budgetWaits := func() (n uint64) {
+			for _, k := range isoKeys["b"] {
+				n += ka.Worker(k).BudgetWaits()
+			}
+			return n
+		}
+		prevWaits, prevPhase := budgetWaits(), int32(0)
 		for {
 			select {
 			case <-stopSampler:
@@ -202,22 +211,20 @@ func benchIsolation(bf *benchFlags) (*BenchResult, error) {
 			for _, k := range isoKeys["b"] {
 				depth += ka.Worker(k).Status().QueueDepth
 			}
+			waits := budgetWaits()
 			if p := curPhase.Load(); p > 0 {
 				mu.Lock()
 				phases[p].maxDepth = max(phases[p].maxDepth, depth)
 				phases[p].samples++
 				if depth > 0 {
 					phases[p].queued++
-					// An order passes through the queue in microseconds
-					// when the budget allows it; one still queued a
-					// sample (10 ms) later waited.
-					if prevDepth > 0 {
-						phases[p].waits++
-					}
+				}
+				if p == prevPhase {
+					phases[p].waits += int(waits - prevWaits)
 				}
 				mu.Unlock()
 			}
-			prevDepth = depth
+			prevWaits, prevPhase = waits, curPhase.Load()
 		}
 	}()
 

@@ -31,13 +31,13 @@ func TestIsolationSurgeNeverQueuesOtherStrategy(t *testing.T) {
 	if *res.Duplicates != 0 {
 		t.Errorf("b got %d duplicate first reports", *res.Duplicates)
 	}
-	// An order sampled in the queue once was passing through it; one
-	// still there 10 ms later waited.
+	// b's orders never wait for budget: a's surge has its own keys.
+	// (Latency figures are printed: the machine's two cores are shared.)
 	if w := x["b_queue_waits_with"]; w != 0 {
-		t.Errorf("b's orders waited in their queues %v times during a's surge; want 0", w)
+		t.Errorf("b's orders waited for budget %v times during a's surge; want 0", w)
 	}
 	if w := x["b_queue_waits_without"]; w != 0 {
-		t.Errorf("b's orders waited in their queues %v times without a surge; want 0", w)
+		t.Errorf("b's orders waited for budget %v times without a surge; want 0", w)
 	}
 	if byKey, _ := x["a_accepted_by_key"].(map[string]int); len(byKey) < 2 {
 		t.Errorf("a's surge used keys %v; least_loaded should spread it over both", byKey)
