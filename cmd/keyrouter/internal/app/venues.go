@@ -48,14 +48,22 @@ func (a *App) binanceVenue(ctx context.Context, id string, kc configs.Key) (exec
 		}
 		cfg.Secret = secret
 	}
-	v, err := binance.New(ctx, cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("key %s: %w", id, err)
-	}
 	limits, err := keyLimits(kc)
 	if err != nil {
-		v.Close()
 		return nil, nil, err
+	}
+	v, err := binance.New(ctx, cfg)
+	if err != nil {
+		// The venue does not answer: the key starts down and keeps
+		// trying, while every other key trades. Its budget keeps the
+		// preset's published limits until then.
+		a.Logger.Warn().Err(err).Str("key", id).Msg("venue unreachable at start; the key is down until it answers")
+		cv := executors.Connecting(kc.Venue, func(ctx context.Context) (executors.Venue, error) {
+			return binance.New(ctx, cfg)
+		}, func(executors.Venue) {
+			a.Logger.Info().Str("key", id).Msg("venue reachable; the key is up")
+		})
+		return cv, limits, nil
 	}
 	if kc.Preset == "binance" {
 		// The venue says what its limits are; trust it over the preset.
