@@ -180,11 +180,12 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
+	instance := fs.String("instance", "", "name of this process among the routers (the router lease's holder)")
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log,
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log, Instance: *instance,
 		RouterOptions: router.Options{Reload: rf.reloader()}}, &rf, log)
 }
 
@@ -194,6 +195,7 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"))
 	keys := fs.String("key", "", "key(s) to execute, comma-separated (required)")
+	instance := fs.String("instance", "", "name of this process among the key's executors: KeyStatus.worker reads <key>@<NAME>")
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
@@ -201,7 +203,7 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	if *keys == "" {
 		return errors.New("--key is required")
 	}
-	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log}, &rf, log)
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log, Instance: *instance}, &rf, log)
 }
 
 // serve runs app until SIGINT or SIGTERM (then drains) and reloads the

@@ -52,6 +52,10 @@ type App struct {
 	// SimHook may adjust a simulated venue's simulator config (tests
 	// inject faults with it).
 	SimHook func(venue string, cfg *binancesim.Config)
+	// Instance names this process among its standbys (--instance): an
+	// executor's KeyStatus.worker reads <key>@<Instance>. Empty: a random
+	// name per worker.
+	Instance string
 
 	srv       *server.Server
 	tmpDir    string
@@ -281,6 +285,9 @@ func (a *App) startExecutors(ctx context.Context) error {
 		}
 		wopts := a.WorkerOptions
 		wopts.Key, wopts.VenueName, wopts.QueueSize, wopts.Logger = id, kc.Venue, kc.QueueSize, a.Logger
+		if a.Instance != "" {
+			wopts.WorkerID = id + "@" + a.Instance
+		}
 		w := executors.NewWorker(a.nc, a.js, a.buckets.Orders, a.buckets.Control, venue, b, wopts)
 		a.workers[id] = w
 		a.spawn(ctx, "executor "+id, w.Run)
