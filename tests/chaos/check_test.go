@@ -192,7 +192,7 @@ func TestCheckFires(t *testing.T) {
 func TestTakeovers(t *testing.T) {
 	t0 := time.Now()
 	sts := []Status{
-		{At: t0.Add(-time.Second), Key: "k1", Worker: "k1@b", State: messages.KeyActive}, // before the kill
+		{At: t0.Add(-time.Second), Key: "k1", Worker: "k1@b", State: messages.KeyActive},           // before the kill
 		{At: t0.Add(100 * time.Millisecond), Key: "k1", Worker: "k1@a", State: messages.KeyActive}, // the killed one's last
 		{At: t0.Add(200 * time.Millisecond), Key: "k2", Worker: "k2@b", State: messages.KeyActive}, // another key
 		{At: t0.Add(300 * time.Millisecond), Key: "k1", Worker: "k1@b", State: messages.KeyDown},
