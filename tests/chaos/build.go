@@ -51,7 +51,8 @@ type Binaries struct {
 }
 
 // Build makes <root>/.cache/bin/nats-server (go install of the version
-// go.mod pins; kept and reused while it reports that version) and
+// go.mod pins, or go build of it within the module if that fails; kept
+// and reused while it reports that version) and
 // <root>/.cache/bin/keyrouter (go build ./cmd/keyrouter, every run: the
 // build cache makes an unchanged tree cheap).
 func Build(root string, logf func(string, ...any)) (Binaries, error) {
@@ -71,7 +72,16 @@ func Build(root string, logf func(string, ...any)) (Binaries, error) {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "GOBIN="+bin)
 		if err := run(cmd); err != nil {
-			return b, fmt.Errorf("building nats-server %s: %w", version, err)
+			// go install pkg@version resolves nats-server's own
+			// requirements, which an offline module cache may lack; the
+			// same version built inside this module needs only what the
+			// module already uses.
+			logf("go install failed (%v); building nats-server %s within the module instead", err, version)
+			cmd := exec.Command("go", "build", "-o", b.NATSServer, "github.com/nats-io/nats-server/v2")
+			cmd.Dir = root
+			if err2 := run(cmd); err2 != nil {
+				return b, fmt.Errorf("building nats-server %s: %w; %w", version, err, err2)
+			}
 		}
 	}
 	cmd := exec.Command("go", "build", "-o", b.Keyrouter, "./cmd/keyrouter")

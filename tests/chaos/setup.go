@@ -21,11 +21,7 @@ import (
 // account (their ORDERS limit is shared); k3 is alone on another. Secrets
 // are made per run and reach the processes by file (k1, k3) and by
 // environment variable (k2), as a deployment would.
-var (
-	Keys       = []string{"k1", "k2", "k3"}
-	Strategies = []string{"s1", "s2"}
-	keyAccount = map[string]string{"k1": "acct1", "k2": "acct1", "k3": "acct2"}
-)
+var Keys = []string{"k1", "k2", "k3"}
 
 const k2SecretEnv = "CHAOS_K2_SECRET"
 
