@@ -88,7 +88,7 @@
 //	defer srv.Close()
 //	srv.Exchange().SetPrice("BTC-USDT", p) // drive the market in tests
 //
-// Run(ctx, addr) serves until ctx ends (for `keyrouter exchange-sim`);
+// Run(ctx, addr) serves until ctx ends;
 // testdata/sim.yaml is an example config for LoadConfig. Stats counts
 // 429s, 418s, injected faults and orders per account; RevokeKey makes a
 // key answer -2015, like a revoked one. Config.Now injects the clock and

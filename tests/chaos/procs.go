@@ -61,9 +61,9 @@ func (p *Proc) Start() error {
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = pw, pw
-	// Its own process group: a ^C to `go test` reaches the suite, which
-	// stops the processes itself.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Where the OS allows it, the process dies with the suite (a go test
+	// timeout ends the suite without its cleanup).
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		pw.Close()
