@@ -19,6 +19,7 @@ type Input struct {
 	Venue       []binancesim.ClientOrders  // the simulator's order log
 	Stats       binancesim.Stats
 	Takeovers   []Takeover
+	Routers     []RouterTakeover
 	TakeoverMax time.Duration
 }
 
@@ -40,7 +41,7 @@ const (
 	CheckVenue429      = "venue-429"
 	CheckUndecodable   = "report-undecodable"
 	CheckReportUnknown = "report-unknown" // a report of no intent the load sent
-	CheckTakeover      = "takeover"
+	CheckTakeover      = "takeover"       // of an executor (KeyStatus) or a router (lease)
 )
 
 // Violation is one broken promise.
@@ -59,6 +60,7 @@ type Result struct {
 	// reason), e.g. "accepted", "rejected/venue_unavailable".
 	FirstReports map[string]int
 	Takeovers    []Takeover
+	Routers      []RouterTakeover
 	Violations   []Violation
 }
 
@@ -81,7 +83,7 @@ type venueOrder struct {
 
 // Check applies every check to a run's observations.
 func Check(in Input) Result {
-	res := Result{Takeovers: in.Takeovers, FirstReports: map[string]int{}}
+	res := Result{Takeovers: in.Takeovers, Routers: in.Routers, FirstReports: map[string]int{}}
 	bad := func(check, subject, format string, args ...any) {
 		res.Violations = append(res.Violations, Violation{check, subject, fmt.Sprintf(format, args...)})
 	}
@@ -264,6 +266,16 @@ func Check(in Input) Result {
 			bad(CheckTakeover, subject, "no other worker active within %s of the SIGKILL at %s", takeoverDeadline, t.At.Format("15:04:05.000"))
 		case in.TakeoverMax > 0 && t.After > in.TakeoverMax:
 			bad(CheckTakeover, subject, "took %s (by %s), over %s", t.After.Round(time.Millisecond), t.By, in.TakeoverMax)
+		}
+	}
+	for _, t := range in.Routers {
+		subject := "router " + t.Router
+		switch {
+		case !t.Leased:
+		case !t.OK:
+			bad(CheckTakeover, subject, "the router lease named no other holder within %s of the SIGKILL at %s", takeoverDeadline, t.At.Format("15:04:05.000"))
+		case in.TakeoverMax > 0 && t.After > in.TakeoverMax:
+			bad(CheckTakeover, subject, "router lease taken by %s after %s, over %s", t.By, t.After.Round(time.Millisecond), in.TakeoverMax)
 		}
 	}
 	res.Lost, res.Duplicates = len(lost), len(dup)

@@ -49,6 +49,7 @@ func clean() Input {
 				Orders: []binancesim.LoggedOrder{logged("2", messages.StatusCanceled, "0")}},
 		},
 		Takeovers:   []Takeover{{Kill: Kill{At: t0, Key: "k1", Worker: "k1@k1-a"}, By: "k1@k1-b", After: time.Second, OK: true}},
+		Routers:     []RouterTakeover{{At: t0, Router: "r1", Leased: true, By: "r2", After: time.Second, OK: true}},
 		TakeoverMax: 3 * time.Second,
 	}
 }
@@ -164,6 +165,11 @@ func TestCheckFires(t *testing.T) {
 		{"venue 418", func(in *Input) { in.Stats.Banned418 = 1 }, []string{CheckVenue429}, 0, 0},
 		{"no takeover", func(in *Input) { in.Takeovers[0].OK = false }, []string{CheckTakeover}, 0, 0},
 		{"slow takeover", func(in *Input) { in.Takeovers[0].After = 4 * time.Second }, []string{CheckTakeover}, 0, 0},
+		{"router lease never taken", func(in *Input) { in.Routers = []RouterTakeover{{Router: "r1", Leased: true}} }, []string{CheckTakeover}, 0, 0},
+		{"router lease taken late", func(in *Input) {
+			in.Routers = []RouterTakeover{{Router: "r1", Leased: true, OK: true, By: "r2", After: 5 * time.Second}}
+		}, []string{CheckTakeover}, 0, 0},
+		{"no router lease to time", func(in *Input) { in.Routers = []RouterTakeover{{Router: "r1"}} }, nil, 0, 0},
 		{"report of no intent", func(in *Input) {
 			x := in.Reports[0]
 			x.ClientOrderID = "zz"

@@ -25,12 +25,12 @@ type Options struct {
 
 // Report is what a run did and found.
 type Report struct {
-	Plan     Plan
-	Result   Result
-	Stats    binancesim.Stats
-	Log      []string // what the suite did, when
-	Exited   []string // processes that exited without being killed
-	Routers  []string // router kills and what followed
+	Plan   Plan
+	Result Result
+	Stats  binancesim.Stats
+	Log    []string // what the suite did, when
+	Exited []string // processes that exited without being killed
+
 	Duration time.Duration
 }
 
@@ -47,7 +47,7 @@ type runner struct {
 	mu       sync.Mutex
 	kills    []Kill
 	log      []string
-	routers  []string
+	routers  []RouterTakeover
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -152,7 +152,7 @@ func Run(ctx context.Context, bin Binaries, opts Options) (*Report, error) {
 	}
 	r.mu.Lock()
 	kills := append([]Kill{}, r.kills...)
-	rep.Routers = append([]string{}, r.routers...)
+	in.Routers = append([]RouterTakeover{}, r.routers...)
 	r.mu.Unlock()
 	in.Takeovers = Takeovers(kills, r.watch.Statuses(), takeoverDeadline)
 	rep.Result = Check(in)
@@ -262,22 +262,22 @@ func (r *runner) events(ctx context.Context, evs []Event) {
 			}
 			at := time.Now()
 			r.kill(p, ev.Pause, fmt.Sprintf("router %s (lease holder: %v)", name, leased))
-			if leased {
-				r.restarts.Add(1)
-				go func() {
-					defer r.restarts.Done()
-					var by string
-					err := waitUntil(ctx, takeoverDeadline, func() bool {
-						h, ok := RouterLease(ctx, r.js)
-						by = h
-						return ok && h != name
-					})
-					r.noteRouter(fmt.Sprintf("router %s killed at %s: lease taken by %s after %s (err %v)",
-						name, at.Format("15:04:05.000"), by, time.Since(at).Round(time.Millisecond), err))
-				}()
-			} else {
-				r.noteRouter(fmt.Sprintf("router %s killed at %s: no router lease (lease.router absent in CONTROL), so no takeover to time", name, at.Format("15:04:05.000")))
+			if !leased {
+				r.noteRouter(RouterTakeover{At: at, Router: name})
+				continue
 			}
+			r.restarts.Add(1)
+			go func() {
+				defer r.restarts.Done()
+				t := RouterTakeover{At: at, Router: name, Leased: true}
+				err := waitUntil(ctx, takeoverDeadline, func() bool {
+					h, ok := RouterLease(ctx, r.js)
+					t.By, t.After = h, time.Since(at)
+					return ok && h != name
+				})
+				t.OK = err == nil
+				r.noteRouter(t)
+			}()
 		case KillNode:
 			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			leader, err := StreamLeader(lctx, r.js, ev.Stream)
@@ -292,11 +292,11 @@ func (r *runner) events(ctx context.Context, evs []Event) {
 	}
 }
 
-func (r *runner) noteRouter(s string) {
+func (r *runner) noteRouter(t RouterTakeover) {
 	r.mu.Lock()
-	r.routers = append(r.routers, s)
+	r.routers = append(r.routers, t)
 	r.mu.Unlock()
-	r.logf("%s", s)
+	r.logf("%s", t)
 }
 
 // kill SIGKILLs p and starts it again after pause.

@@ -45,8 +45,8 @@ func (rep *Report) Summary() string {
 			fmt.Fprintf(&b, "    %s: %s killed, no takeover within %s\n", t.Key, t.Worker, takeoverDeadline)
 		}
 	}
-	for _, s := range rep.Routers {
-		fmt.Fprintf(&b, "  %s\n", s)
+	for _, t := range res.Routers {
+		fmt.Fprintf(&b, "  %s\n", t)
 	}
 	fmt.Fprintf(&b, "  lost %d, duplicates %d\n", res.Lost, res.Duplicates)
 	for _, s := range rep.Exited {

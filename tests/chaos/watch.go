@@ -112,6 +112,29 @@ func Takeovers(kills []Kill, sts []Status, deadline time.Duration) []Takeover {
 	return out
 }
 
+// RouterTakeover is what followed the SIGKILL of a router: when the
+// router lease named another holder. Leased is false when no lease named
+// the killed router (none exists yet): nothing to time.
+type RouterTakeover struct {
+	At     time.Time
+	Router string
+	Leased bool
+	By     string
+	After  time.Duration
+	OK     bool
+}
+
+func (t RouterTakeover) String() string {
+	switch {
+	case !t.Leased:
+		return fmt.Sprintf("router %s killed at %s: no router lease named it (lease.router absent in CONTROL), so no takeover to time",
+			t.Router, t.At.Format("15:04:05.000"))
+	case !t.OK:
+		return fmt.Sprintf("router %s killed at %s: the lease named no other holder within %s", t.Router, t.At.Format("15:04:05.000"), takeoverDeadline)
+	}
+	return fmt.Sprintf("router %s killed at %s: lease taken by %s after %s", t.Router, t.At.Format("15:04:05.000"), t.By, t.After.Round(time.Millisecond))
+}
+
 // RouterLease returns the holder of the router lease (KV CONTROL, key
 // lease.router, JSON {"holder": ...}), or false when there is none.
 func RouterLease(ctx context.Context, js jetstream.JetStream) (string, bool) {
