@@ -6,7 +6,7 @@ GO ?= go
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: test check unit race fuzz node browser bench run
+.PHONY: test check unit race fuzz node browser bench run chaos
 
 test: check browser race fuzz node
 
@@ -38,6 +38,13 @@ browser:
 # The cross-language contract test: Node.js against a running keyrouter.
 node:
 	bash tests/node/run.sh
+
+# The chaos suite's long run (its short, seeded run is part of every
+# `go test ./...`): separate processes on a 3-node NATS cluster, killed
+# under load. CHAOS_SEED=N replays a run; CHAOS_KEEP=1 keeps its directory
+# (.cache/chaos/...) even when it passes.
+chaos:
+	CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./tests/chaos
 
 bench:
 	$(GO) run ./cmd/keyrouter bench

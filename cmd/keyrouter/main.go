@@ -43,7 +43,7 @@ Use it:
 Tools:
   check      validate a config file and exit (non-zero with the errors)
   bench      measure latency and throughput against a raw-NATS baseline
-  exchange-sim  a Binance-spot-compatible exchange simulator on loopback (--config, --listen)
+  exchange-sim  a Binance-spot-compatible exchange simulator on loopback (--config, --listen, --admin)
   help       this text
 
 Run 'keyrouter <command> -h' for a command's flags.
@@ -110,6 +110,7 @@ type roleFlags struct {
 	logFormat  string
 	logText    bool
 	httpListen string
+	instance   string
 }
 
 func (r *roleFlags) register(fs *flag.FlagSet, natsDefault, httpDefault string) {
@@ -119,6 +120,7 @@ func (r *roleFlags) register(fs *flag.FlagSet, natsDefault, httpDefault string) 
 	fs.StringVar(&r.logFormat, "log-format", "", "console (readable) or json (one object a line); default: console when stderr is a terminal, else json")
 	fs.BoolVar(&r.logText, "log-text", false, "same as --log-format console")
 	fs.StringVar(&r.httpListen, "http-listen", httpDefault, `address serving /metrics, /healthz, /readyz (and the dashboard at / on run and router); "" turns it off`)
+	fs.StringVar(&r.instance, "instance", "", "this process's name among keyrouter's processes (leases, KeyStatus.worker <key>@<name>); unique; a restart under the same name takes its keys back at once (default host-pid)")
 }
 
 // parse parses args, then loads the config and builds the logger.
@@ -192,7 +194,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log,
+	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log, Instance: rf.instance,
 		RouterOptions: router.Options{Reload: rf.reloader()}, HTTPListen: rf.httpListen}
 	if rf.nats != "" {
 		ka.Listen = ""
@@ -248,7 +250,7 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log,
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log, Instance: rf.instance,
 		RouterOptions: router.Options{Reload: rf.reloader()}, HTTPListen: rf.httpListen}, &rf, log, nil)
 }
 
@@ -265,7 +267,7 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	if *keys == "" {
 		return errors.New("--key is required")
 	}
-	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log, HTTPListen: rf.httpListen}, &rf, log, nil)
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log, Instance: rf.instance, HTTPListen: rf.httpListen}, &rf, log, nil)
 }
 
 // serve runs app until SIGINT or SIGTERM (then drains) and reloads the

@@ -59,6 +59,8 @@ func runContract(t *testing.T, stream string) {
 			Venue:    v,
 			SetPrice: x.SetPrice,
 			Orders:   func() []executors.OrderUpdate { return x.AllOrders("acct1", "") },
+			// As Binance: a closed order's client ID places a new order.
+			ReusesClosedClientIDs: true,
 			RateLimit: &venuetest.RateLimitCase{Limit: "ORDERS_1M", Max: 20,
 				Rejections: func() int64 { return srv.Stats().Rejected429 }},
 		}

@@ -65,13 +65,15 @@ type AccountConfig struct {
 //
 // Because this is a test exchange, an HMAC secret may be written inline
 // (Secret); SecretEnv names an environment variable holding it instead,
+// and SecretFile a file (its content, surrounding white space trimmed),
 // which is what a shared config file should use.
 type KeyConfig struct {
 	APIKey string `yaml:"api_key"`
 	// Type is hmac (default), ed25519 or rsa.
-	Type      string `yaml:"type"`
-	Secret    string `yaml:"secret"`
-	SecretEnv string `yaml:"secret_env"`
+	Type       string `yaml:"type"`
+	Secret     string `yaml:"secret"`
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
 	// PublicKey is the PEM (or base64 DER) public key of an ed25519 or rsa
 	// key; the client signs with the private half.
 	PublicKey string `yaml:"public_key"`
@@ -266,7 +268,19 @@ func (c Config) Validate() error {
 	if c.Ban.After < 0 || c.Ban.First < 0 || c.Ban.Max < c.Ban.First {
 		return errors.New("binancesim: ban: after and first must be >= 0 and max >= first")
 	}
-	f := c.Faults
+	if err := c.Faults.Validate(); err != nil {
+		return err
+	}
+	for i, s := range c.Symbols {
+		if s.Symbol == "" || !strings.Contains(s.Symbol, "-") {
+			return fmt.Errorf("binancesim: symbols[%d]: symbol %q is not BASE-QUOTE", i, s.Symbol)
+		}
+	}
+	return nil
+}
+
+// Validate reports the first problem of f.
+func (f Faults) Validate() error {
 	for _, r := range []struct {
 		name string
 		v    float64
@@ -280,11 +294,6 @@ func (c Config) Validate() error {
 	}
 	if f.Latency < 0 || f.LatencyJitter < 0 || f.DropStreamEvery < 0 {
 		return errors.New("binancesim: faults: latency, latency_jitter and drop_stream_every must be >= 0")
-	}
-	for i, s := range c.Symbols {
-		if s.Symbol == "" || !strings.Contains(s.Symbol, "-") {
-			return fmt.Errorf("binancesim: symbols[%d]: symbol %q is not BASE-QUOTE", i, s.Symbol)
-		}
 	}
 	return nil
 }
@@ -325,14 +334,30 @@ func buildKey(account string, k KeyConfig) (*verifier, error) {
 	switch v.kind {
 	case "hmac":
 		secret := k.Secret
-		if k.SecretEnv != "" {
-			if secret != "" {
-				return nil, fmt.Errorf("%s: both secret and secret_env set", name)
+		set := 0
+		for _, v := range []string{k.Secret, k.SecretEnv, k.SecretFile} {
+			if v != "" {
+				set++
 			}
+		}
+		if set > 1 {
+			return nil, fmt.Errorf("%s: give one of secret, secret_env and secret_file", name)
+		}
+		switch {
+		case k.SecretEnv != "":
 			secret = os.Getenv(k.SecretEnv)
 			if secret == "" {
 				// The variable's name is no secret; its value never appears.
 				return nil, fmt.Errorf("%s: environment variable %s is empty", name, k.SecretEnv)
+			}
+		case k.SecretFile != "":
+			b, err := os.ReadFile(k.SecretFile)
+			if err != nil {
+				// The error names the file, never its content.
+				return nil, fmt.Errorf("%s: secret_file: %w", name, err)
+			}
+			if secret = strings.TrimSpace(string(b)); secret == "" {
+				return nil, fmt.Errorf("%s: secret_file %s is empty", name, k.SecretFile)
 			}
 		}
 		if secret == "" {

@@ -29,6 +29,21 @@
 //     sent.", "Account has insufficient balance for requested action.");
 //     a cancel of an unknown or closed order -2011 "Unknown order sent.";
 //     a query of an unknown one -2013.
+//   - Client order IDs as on Binance: a newClientOrderId is refused
+//     (-2010 "Duplicate order sent.") only while an order of the account
+//     with that ID is open. Binance's spot REST docs (rest-api.md, POST
+//     /api/v3/order, checked 2026-07): "A unique id among open orders.
+//     Automatically generated if not sent. Orders with the same
+//     newClientOrderID can be accepted only when the previous one is
+//     filled, otherwise the order will be rejected"; order lists say
+//     "filled or completely expired". The simulator frees the ID once the
+//     order is closed in any way (filled, canceled, expired): a second
+//     placement after that is a second order, which is what a router that
+//     re-sends a closed order causes on the real venue. A query or cancel
+//     by origClientOrderId alone names the newest order with the ID (at
+//     most one is open; Binance does not document which it picks); by
+//     orderId, exactly that order (with both, they must agree, as
+//     documented).
 //   - Limits in fixed windows aligned to the clock (index UnixNano/window):
 //     REQUEST_WEIGHT and RAW_REQUESTS per IP, charged for every request;
 //     ORDERS per account, charged only for new orders let through.
@@ -46,9 +61,25 @@
 //     effect at a set rate (so the outcome is unknown to the client), and
 //     stream connections dropped every N events.
 //
-// Where the simulator differs from Binance: a newClientOrderId is refused
-// as a duplicate forever (Binance refuses it only while an order with it
-// is open), and a -1015 answer also carries Retry-After.
+// Where the simulator differs from Binance: a -1015 answer also carries
+// Retry-After.
+//
+// # Order log and admin API
+//
+// OrderLog lists, per account and client order ID, every placement: the
+// orders accepted (venue order ID, symbol, side, type, quantity, price,
+// status, cum quantity, fills with trade IDs) and the placements refused by
+// reason, so a test sees an ID placed twice however the orders ended;
+// Reused picks the IDs with more than one order. StartAdmin (keyrouter
+// exchange-sim --admin ADDR) serves the same to other processes on a
+// listener of its own, never on the Binance API's address:
+//
+//	GET /sim/orders   the order log; ?account=, ?client_order_id=, ?reused=true
+//	GET /sim/stats    Stats: requests, rejected_429, banned_418, errors_5xx, ...
+//	GET /sim/faults   the fault injection in force
+//	PUT /sim/faults   replace it (JSON or YAML, the config's field names)
+//
+// SetFaults does the last in process.
 //
 // # Use
 //
@@ -57,7 +88,7 @@
 //	defer srv.Close()
 //	srv.Exchange().SetPrice("BTC-USDT", p) // drive the market in tests
 //
-// Run(ctx, addr) serves until ctx ends (for `keyrouter exchange-sim`);
+// Run(ctx, addr) serves until ctx ends;
 // testdata/sim.yaml is an example config for LoadConfig. Stats counts
 // 429s, 418s, injected faults and orders per account; RevokeKey makes a
 // key answer -2015, like a revoked one. Config.Now injects the clock and
@@ -69,6 +100,6 @@
 // for the Server's goroutines.
 //
 // Secrets: because this is a test exchange an HMAC secret may be written
-// inline in its config; secret_env names an environment variable instead.
-// Secrets never appear in errors or answers.
+// inline in its config; secret_env names an environment variable instead,
+// secret_file a file. Secrets never appear in errors or answers.
 package binancesim

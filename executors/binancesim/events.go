@@ -14,6 +14,7 @@ import (
 type streamOrder struct {
 	order    executors.Order
 	id       int64
+	vid      string // id as the engine writes it
 	created  time.Time
 	newSent  bool
 	cum      decimal.Decimal
@@ -26,14 +27,15 @@ type streamOrder struct {
 // outboundAccountPosition for the symbol's assets.
 func (h *hub) translate(u executors.OrderUpdate) [][]byte {
 	s := h.st.s
-	o := h.orders[u.ClientID]
+	o := h.orders[u.VenueOrderID]
 	if o == nil {
-		info, err := s.x.Info(h.acct, u.Symbol, u.ClientID)
+		info, err := s.x.InfoByVenueID(h.acct, u.Symbol, u.VenueOrderID)
 		if err != nil {
 			return nil
 		}
-		o = &streamOrder{order: info.Order, id: orderID(info.VenueOrderID), created: info.Created, trades: map[string]bool{}}
-		h.orders[u.ClientID] = o
+		o = &streamOrder{order: info.Order, id: orderID(info.VenueOrderID), vid: info.VenueOrderID,
+			created: info.Created, trades: map[string]bool{}}
+		h.orders[u.VenueOrderID] = o
 	}
 	now := s.now()
 	var msgs [][]byte
@@ -65,7 +67,7 @@ func (h *hub) translate(u executors.OrderUpdate) [][]byte {
 		add(h.report(o, x, x, nil, now))
 	}
 	if u.Status.Terminal() {
-		delete(h.orders, u.ClientID)
+		delete(h.orders, u.VenueOrderID)
 	}
 	f := s.symbols[wireSymbol(o.order.Symbol)]
 	var bals []map[string]string
@@ -141,7 +143,7 @@ func (h *hub) report(o *streamOrder, exec, status string, f *messages.Fill, now 
 	if exec == "CANCELED" {
 		// Binance names the cancel request in c and the order in C.
 		r.OrigClientID = info.ClientID
-		if v, ok := h.st.s.cancelIDs.LoadAndDelete(h.acct + "\x00" + info.ClientID); ok {
+		if v, ok := h.st.s.cancelIDs.LoadAndDelete(cancelKey(h.acct, o.vid)); ok {
 			r.ClientOrderID = v.(string)
 		}
 	}

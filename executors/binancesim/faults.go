@@ -26,9 +26,8 @@ type fault struct {
 // faults draws each request's fault from one seeded generator, so a run
 // of sequential requests is reproducible.
 type faults struct {
-	cfg Faults
-
-	mu  sync.Mutex // guards rng
+	mu  sync.Mutex // guards below
+	cfg Faults     // replaced whole by set
 	rng *rand.Rand
 }
 
@@ -36,14 +35,26 @@ func newFaults(cfg Faults, seed int64) *faults {
 	return &faults{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x62696e616e636573))}
 }
 
+func (f *faults) get() Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg
+}
+
+func (f *faults) set(c Faults) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cfg = c
+}
+
 func (f *faults) draw(path string) fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	c := &f.cfg
 	out := fault{latency: c.Latency}
 	if c.LatencyJitter == 0 && c.Error5xxRate == 0 && c.TimeoutRate == 0 {
 		return out
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if c.LatencyJitter > 0 {
 		out.latency += time.Duration(f.rng.Int64N(int64(c.LatencyJitter) + 1))
 	}

@@ -169,10 +169,14 @@ func (s *Server) newOrder(c *call) (any, *apiError) {
 	}
 	u, err := s.x.Place(c.acct, req.order)
 	if err != nil {
-		return nil, placeErr(err)
+		aerr := placeErr(err)
+		s.noteRefused(c.acct, req.order.ClientID, aerr)
+		return nil, aerr
 	}
 	s.count(func(st *Stats) { st.OrdersPlaced[c.acct]++ })
-	info, err := s.x.Info(c.acct, req.order.Symbol, u.ClientID)
+	// By venue ID: once this order is closed its client ID may already
+	// name a newer one.
+	info, err := s.x.InfoByVenueID(c.acct, req.order.Symbol, u.VenueOrderID)
 	if err != nil {
 		return nil, errUnknown()
 	}
@@ -214,25 +218,31 @@ func placeErr(err error) *apiError {
 }
 
 // target finds the order named by orderId and/or origClientOrderId; both
-// given must name the same order. miss is the error for no such order.
-func (s *Server) target(c *call, f filters, miss func() *apiError) (string, *apiError) {
+// given must name the same order. A client ID alone names the newest order
+// with it (at most one of them is open). miss is the error for no such
+// order.
+func (s *Server) target(c *call, f filters, miss func() *apiError) (paper.OrderInfo, *apiError) {
 	p := c.p
 	orig := p.get("origClientOrderId")
 	idStr := p.get("orderId")
 	if idStr == "" && orig == "" {
-		return "", errEitherParam("origClientOrderId", "orderId")
+		return paper.OrderInfo{}, errEitherParam("origClientOrderId", "orderId")
 	}
 	if idStr == "" {
-		return orig, nil
+		info, err := s.x.Info(c.acct, f.engine, orig)
+		if err != nil {
+			return paper.OrderInfo{}, miss()
+		}
+		return info, nil
 	}
 	if _, err := strconv.ParseInt(idStr, 10, 64); err != nil {
-		return "", errIllegal("orderId", "^[0-9]{1,20}$")
+		return paper.OrderInfo{}, errIllegal("orderId", "^[0-9]{1,20}$")
 	}
-	cid, ok := s.x.LookupVenueID(c.acct, f.engine, idStr)
-	if !ok || (orig != "" && orig != cid) {
-		return "", miss()
+	info, err := s.x.InfoByVenueID(c.acct, f.engine, idStr)
+	if err != nil || (orig != "" && orig != info.Order.ClientID) {
+		return paper.OrderInfo{}, miss()
 	}
-	return cid, nil
+	return info, nil
 }
 
 func (s *Server) cancelOrder(c *call) (any, *apiError) {
@@ -241,7 +251,7 @@ func (s *Server) cancelOrder(c *call) (any, *apiError) {
 		return nil, aerr
 	}
 	unknown := func() *apiError { return errCancelRejected(msgUnknownOrder) }
-	cid, aerr := s.target(c, f, unknown)
+	target, aerr := s.target(c, f, unknown)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -254,33 +264,32 @@ func (s *Server) cancelOrder(c *call) (any, *apiError) {
 	}
 	// The stream's CANCELED report names the cancel by this ID. It is
 	// stored first because the report may be made before Cancel returns.
-	ck := c.acct + "\x00" + cid
+	ck := cancelKey(c.acct, target.VenueOrderID)
 	s.cancelIDs.LoadOrStore(ck, cancelID)
-	if _, err := s.x.Cancel(c.acct, f.engine, cid); err != nil {
+	if _, err := s.x.CancelByVenueID(c.acct, f.engine, target.VenueOrderID); err != nil {
 		s.cancelIDs.CompareAndDelete(ck, cancelID)
 		// Binance answers the same for an order it never had and for one
 		// already filled, canceled or expired.
 		return nil, unknown()
 	}
-	info, err := s.x.Info(c.acct, f.engine, cid)
+	info, err := s.x.InfoByVenueID(c.acct, f.engine, target.VenueOrderID)
 	if err != nil {
 		return nil, errUnknown()
 	}
 	return cancelResponse(info, cancelID), nil
 }
 
+// cancelKey indexes Server.cancelIDs.
+func cancelKey(acct, venueOrderID string) string { return acct + "\x00" + venueOrderID }
+
 func (s *Server) queryOrder(c *call) (any, *apiError) {
 	f, aerr := s.symbol(c.p)
 	if aerr != nil {
 		return nil, aerr
 	}
-	cid, aerr := s.target(c, f, errNoSuchOrder)
+	info, aerr := s.target(c, f, errNoSuchOrder)
 	if aerr != nil {
 		return nil, aerr
-	}
-	info, err := s.x.Info(c.acct, f.engine, cid)
-	if err != nil {
-		return nil, errNoSuchOrder()
 	}
 	return queryResponse(info), nil
 }

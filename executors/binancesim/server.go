@@ -29,38 +29,43 @@ type Server struct {
 	symbols    map[string]filters
 	symbolList []filters
 	// cancelIDs holds the client ID of the cancel of each canceled order
-	// (account NUL clientID), for the stream's executionReport.
+	// (cancelKey: account NUL venue order ID), for the stream's
+	// executionReport.
 	cancelIDs sync.Map
 
 	ctx    context.Context // ends at Close: releases held requests and streams
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background goroutines
 
-	statsMu sync.Mutex
+	statsMu sync.Mutex // guards stats and refused
 	stats   Stats
+	// refused counts engine refusals per account, client ID and reason.
+	refused map[string]map[string]map[string]int
 
 	mu     sync.Mutex // guards below
 	hs     *http.Server
+	admin  *http.Server // StartAdmin's
 	closed bool
 }
 
-// Stats counts what the Server did, for tests.
+// Stats counts what the Server did, for tests (and GET /sim/stats of the
+// admin API, with these JSON names).
 type Stats struct {
-	Requests    int64 // every HTTP request, streams included
-	Rejected429 int64 // answers with status 429
-	Banned418   int64 // answers with status 418
-	Errors5xx   int64 // injected 5xx answers
-	Timeouts    int64 // requests held unanswered by fault injection
+	Requests    int64 `json:"requests"`     // every HTTP request, streams included
+	Rejected429 int64 `json:"rejected_429"` // answers with status 429
+	Banned418   int64 `json:"banned_418"`   // answers with status 418
+	Errors5xx   int64 `json:"errors_5xx"`   // injected 5xx answers
+	Timeouts    int64 `json:"timeouts"`     // requests held unanswered by fault injection
 	// TimeoutsApplied counts the held requests that took effect anyway.
-	TimeoutsApplied int64
+	TimeoutsApplied int64 `json:"timeouts_applied"`
 	// OrdersPlaced counts, per account, new orders the engine accepted.
-	OrdersPlaced map[string]int64
+	OrdersPlaced map[string]int64 `json:"orders_placed"`
 	// OrdersCounted counts, per account, new orders counted against the
 	// ORDERS limits (accepted or refused by the engine).
-	OrdersCounted map[string]int64
+	OrdersCounted map[string]int64 `json:"orders_counted"`
 	// StreamDrops counts user data stream connections closed by fault
 	// injection or because the client read too slowly.
-	StreamDrops int64
+	StreamDrops int64 `json:"stream_drops"`
 }
 
 // New builds a Server from cfg (defaults applied, then validated). It
@@ -79,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 		lim:      newLimiter(cfg.RateLimits, cfg.Ban),
 		faults:   newFaults(cfg.Faults, cfg.Seed),
 		stats:    Stats{OrdersPlaced: map[string]int64{}, OrdersCounted: map[string]int64{}},
+		refused:  map[string]map[string]map[string]int{},
 	}
 	accts := map[string]map[string]decimal.Decimal{}
 	for _, a := range cfg.Accounts {
@@ -103,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 		Symbols: cfg.paperSymbols(), Seed: cfg.Seed,
 		MakerFee: cfg.MakerFee, TakerFee: cfg.TakerFee,
 		Accounts: accts, Clock: cfg.Now, SubscriberBuffer: 1 << 14,
+		ReuseClosedClientIDs: true, // Binance refuses an ID only while its order is open
 	})
 	if err != nil {
 		return nil, fmt.Errorf("binancesim: %w", err)
@@ -189,12 +196,15 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	hs := s.hs
+	hs, admin := s.hs, s.admin
 	s.mu.Unlock()
 	s.cancel()
 	var err error
 	if hs != nil {
 		err = hs.Close()
+	}
+	if admin != nil {
+		_ = admin.Close()
 	}
 	s.streams.closeAll()
 	s.wg.Wait()

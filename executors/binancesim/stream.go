@@ -214,7 +214,7 @@ func (st *streams) serve(w http.ResponseWriter, r *http.Request) {
 func (st *streams) pump(ctx context.Context, conn *websocket.Conn, sc *streamConn) {
 	s := st.s
 	sent := 0
-	every := s.cfg.Faults.DropStreamEvery
+	every := s.faults.get().DropStreamEvery // as set when the connection opened
 	for {
 		select {
 		case m := <-sc.send:
@@ -253,7 +253,7 @@ type hub struct {
 	mu   sync.Mutex // guards subs
 	subs map[*sub]struct{}
 
-	orders map[string]*streamOrder // by client ID; only run touches it
+	orders map[string]*streamOrder // by venue order ID; only run touches it
 }
 
 func (h *hub) add(sb *sub) {

@@ -11,6 +11,7 @@
 //	u, err  = x.Query("acct", "BTC-USDT", clientID)   // all fills so far
 //	x.OpenOrders("acct", "")  x.AllOrders("acct", "BTC-USDT")  x.Orders("acct", "", true)
 //	x.Info("acct", "BTC-USDT", clientID)  x.LookupVenueID("acct", "BTC-USDT", "42")
+//	x.InfoByVenueID("acct", "BTC-USDT", "42")  x.CancelByVenueID("acct", "BTC-USDT", "42")
 //	ch, unsubscribe := x.Subscribe("acct")           // every state change of the account's orders
 //	x.Step()  x.SetPrice("BTC-USDT", p)  x.Price("BTC-USDT")  x.Run(ctx, 100*time.Millisecond)
 //	x.Balances("acct")  x.Holdings("acct")  x.AddAccount("acct2", nil)
@@ -41,9 +42,12 @@
 // and the balance; a refusal is a *executors.VenueError of Kind Rejected and
 // Reason venue_rejected with Code FILTER, DUPLICATE_CLIENT_ID,
 // INSUFFICIENT_BALANCE, WOULD_CROSS, UNKNOWN_SYMBOL or INVALID. A refused
-// order is not stored, except that a client ID is never accepted twice by an
+// order is not stored. By default a client ID is never accepted twice by an
 // account: the ID of every accepted order stays taken for the Exchange's
-// life, which is what makes a retried placement safe.
+// life. With Config.ReuseClosedClientIDs (how Binance behaves) an ID is
+// refused only while an order with it is open; once that order is closed
+// the ID places a new, separate order, lookups by client ID find the
+// newest one, and InfoByVenueID and CancelByVenueID name an older one.
 //
 // Balances: with Config.Accounts nil every account is accepted and
 // unlimited; otherwise only the listed accounts (and those added with

@@ -54,6 +54,11 @@ type Config struct {
 	// SubscriberBuffer is the capacity of each Subscribe channel; 1024 if
 	// zero.
 	SubscriberBuffer int
+	// ReuseClosedClientIDs accepts a client ID again once every order of
+	// the account with it is closed, as Binance does; lookups by client ID
+	// then find the newest order with it (the *ByVenueID methods name one
+	// exactly). False (the default): a client ID is never accepted twice.
+	ReuseClosedClientIDs bool
 }
 
 // DefaultSymbols returns BTC-USDT (about 60000, tick 0.01, step 0.00001,
@@ -106,6 +111,7 @@ type Exchange struct {
 	lockFee  decimal.Decimal // 1 + max(maker, taker, 0): what a buy locks per quote unit
 	subBuf   int
 	open     bool // accounts not in Config.Accounts are created unlimited
+	reuseIDs bool // Config.ReuseClosedClientIDs
 
 	dropped atomic.Int64
 
@@ -129,7 +135,7 @@ type account struct {
 	name      string
 	unlimited bool
 	balances  map[string]*balance
-	orders    map[string]*order // by client ID; every accepted order, forever
+	orders    map[string]*order // by client ID: the newest accepted order with it, forever
 	byID      map[uint64]*order
 	all       []*order // in venue order ID order
 	open      map[*order]struct{}
@@ -157,6 +163,7 @@ func NewExchange(cfg Config) (*Exchange, error) {
 		takerFee: cfg.TakerFee,
 		subBuf:   cfg.SubscriberBuffer,
 		open:     cfg.Accounts == nil,
+		reuseIDs: cfg.ReuseClosedClientIDs,
 		rng:      rand.New(rand.NewSource(cfg.Seed)),
 		bySymbol: make(map[string]*book, len(cfg.Symbols)),
 		accounts: make(map[string]*account),

@@ -76,8 +76,13 @@ func (x *Exchange) Place(account string, o executors.Order) (executors.OrderUpda
 	if code, msg := x.check(b, &o); code != "" {
 		return reject(o, code, msg, nil)
 	}
-	if _, dup := a.orders[o.ClientID]; dup {
-		return reject(o, CodeDuplicateClientID, "client order ID "+o.ClientID+" was already used", nil)
+	if prev, dup := a.orders[o.ClientID]; dup {
+		switch {
+		case !x.reuseIDs:
+			return reject(o, CodeDuplicateClientID, "client order ID "+o.ClientID+" was already used", nil)
+		case !prev.status.Terminal():
+			return reject(o, CodeDuplicateClientID, "client order ID "+o.ClientID+" is used by an open order", nil)
+		}
 	}
 
 	buy := o.Side == messages.Buy
@@ -357,6 +362,28 @@ func (x *Exchange) lookup(account, symbol, clientID string) (*order, error) {
 	return o, nil
 }
 
+// lookupVenue finds account's order of symbol with the venue order ID
+// venueOrderID. x.mu is held.
+func (x *Exchange) lookupVenue(account, symbol, venueOrderID string) (*order, error) {
+	a, ok := x.accounts[account]
+	if !ok && !x.open {
+		_, err := x.account(account)
+		return nil, err
+	}
+	var o *order
+	if id, err := strconv.ParseUint(venueOrderID, 10, 64); err == nil && ok {
+		o = a.byID[id]
+	}
+	if o == nil || o.req.Symbol != symbol {
+		return nil, &executors.VenueError{
+			Kind: executors.Rejected, Reason: messages.ReasonUnknownOrder,
+			Code: CodeUnknownOrder, Message: "order " + venueOrderID + " does not exist",
+			Err: executors.ErrUnknownOrder,
+		}
+	}
+	return o, nil
+}
+
 // Cancel cancels account's open order clientID of symbol. An unknown order
 // is an error wrapping executors.ErrUnknownOrder; a closed one returns its
 // last state and an error wrapping executors.ErrTooLateToCancel.
@@ -367,10 +394,27 @@ func (x *Exchange) Cancel(account, symbol, clientID string) (executors.OrderUpda
 	if err != nil {
 		return executors.OrderUpdate{}, err
 	}
+	return x.cancel(o)
+}
+
+// CancelByVenueID is Cancel of the order with the venue order ID
+// venueOrderID.
+func (x *Exchange) CancelByVenueID(account, symbol, venueOrderID string) (executors.OrderUpdate, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	o, err := x.lookupVenue(account, symbol, venueOrderID)
+	if err != nil {
+		return executors.OrderUpdate{}, err
+	}
+	return x.cancel(o)
+}
+
+// cancel closes o as canceled unless it is closed already. x.mu is held.
+func (x *Exchange) cancel(o *order) (executors.OrderUpdate, error) {
 	if o.status.Terminal() {
 		return o.update(), &executors.VenueError{
 			Kind: executors.Rejected, Reason: messages.ReasonTooLateToCancel,
-			Code: CodeOrderClosed, Message: "order " + clientID + " is already " + string(o.status),
+			Code: CodeOrderClosed, Message: "order " + o.req.ClientID + " is already " + string(o.status),
 			Err: executors.ErrTooLateToCancel,
 		}
 	}
@@ -411,6 +455,17 @@ func (x *Exchange) Info(account, symbol, clientID string) (OrderInfo, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	o, err := x.lookup(account, symbol, clientID)
+	if err != nil {
+		return OrderInfo{}, err
+	}
+	return o.info(), nil
+}
+
+// InfoByVenueID is Info of the order with the venue order ID venueOrderID.
+func (x *Exchange) InfoByVenueID(account, symbol, venueOrderID string) (OrderInfo, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	o, err := x.lookupVenue(account, symbol, venueOrderID)
 	if err != nil {
 		return OrderInfo{}, err
 	}

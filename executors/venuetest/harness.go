@@ -30,6 +30,12 @@ type Harness struct {
 	RateLimit *RateLimitCase
 	// Timeout bounds each request and each wait; 5s if zero.
 	Timeout time.Duration
+	// ReusesClosedClientIDs says the venue refuses a client ID only while
+	// an order with it is open, and places a second order with it once the
+	// first is closed (Binance does). The suite then checks that it does,
+	// since the executor, not the venue, must keep a closed order from
+	// being placed again.
+	ReusesClosedClientIDs bool
 }
 
 // Market describes the symbol the suite trades and the sizes it uses.

@@ -168,8 +168,14 @@ func queryByClientID(e *env) {
 }
 
 // duplicate places an order, then another with the same client ID: the
-// executor's exactly-once placement relies on the venue refusing it.
+// venue must refuse it, or answer with the first order, while the first is
+// open; once it is closed, a venue that ReusesClosedClientIDs makes a
+// second order (which the executor must never ask for), any other refuses.
 func duplicate(e *env, closed bool) {
+	if closed && e.ReusesClosedClientIDs {
+		reuseClosed(e)
+		return
+	}
 	var o executors.Order
 	var first executors.OrderUpdate
 	if closed {
@@ -201,6 +207,33 @@ func duplicate(e *env, closed bool) {
 	if q.VenueOrderID != first.VenueOrderID || !q.CumQuantity.Equal(first.CumQuantity) {
 		e.t.Errorf("Query: got venue ID %s cum %s, want the first order's %s cum %s",
 			q.VenueOrderID, q.CumQuantity, first.VenueOrderID, first.CumQuantity)
+	}
+}
+
+// reuseClosed checks that the venue places a closed order's client ID
+// again as a new order, and that a query by client ID finds the newest.
+func reuseClosed(e *env) {
+	o := e.market(messages.Buy, e.m.Qty)
+	first := e.place(o)
+	again := o
+	again.Quantity = e.m.Qty.Add(e.m.Qty)
+	second, err := e.Venue.Place(e.ctx(), again)
+	if err != nil {
+		e.t.Fatalf("second Place with the closed order's client ID %s: %v; the harness says the venue accepts it", o.ClientID, err)
+	}
+	if second.VenueOrderID == first.VenueOrderID || !second.CumQuantity.Equal(again.Quantity) {
+		e.t.Errorf("second Place: got order %s cum %s, want a new order (not %s) filled %s",
+			second.VenueOrderID, second.CumQuantity, first.VenueOrderID, again.Quantity)
+	}
+	if n := e.count(o.ClientID); n != 2 {
+		e.t.Errorf("venue holds %d orders with client ID %s, want 2", n, o.ClientID)
+	}
+	q, err := e.Venue.Query(e.ctx(), o.Symbol, o.ClientID)
+	if err != nil {
+		e.t.Fatal("Query:", err)
+	}
+	if q.VenueOrderID != second.VenueOrderID {
+		e.t.Errorf("Query: got venue ID %s, want the newest order %s", q.VenueOrderID, second.VenueOrderID)
 	}
 }
 
