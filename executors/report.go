@@ -48,7 +48,7 @@ func reportID(strategy, clientOrderID string, seq uint64) string {
 // record fenced by the lease, and waits until all are stored. o.mu held.
 func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionReport) error {
 	now := t.clock.Now().UTC()
-	futures := make([]jetstream.PubAckFuture, 0, len(reps)+1)
+	futures := make([]jetstream.PubAckFuture, 0, len(reps))
 	for i := range reps {
 		o.seq++
 		reps[i].Seq, reps[i].TS = o.seq, now
@@ -62,58 +62,55 @@ func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionRepo
 		}
 		futures = append(futures, f)
 	}
-	f, err := t.writeRecord(o, now)
-	if err != nil {
-		return err
-	}
-	futures = append(futures, f)
+	recErr := t.writeRecord(ctx, o, now)
 	if err := bus.AwaitAll(ctx, futures); err != nil {
-		if bus.IsConflict(err) && !t.lease.Confirm(ctx) {
-			return fmt.Errorf("%w: %v", bus.ErrLeaseLost, err)
-		}
 		return fmt.Errorf("storing reports: %w", err)
 	}
-	return nil
+	return recErr
 }
 
-// writeRecord publishes o's record, fenced by the lease; a closed order's
-// record expires after bus.RecordTTL. o.mu held.
-func (t *term) writeRecord(o *order, now time.Time) (jetstream.PubAckFuture, error) {
+// writeRecord stores o's record, fenced by the lease; a closed order's
+// record expires after bus.RecordTTL. o.mu held. A conflict means the
+// lease is gone (ErrLeaseLost), unless re-reading it says it is still
+// ours: then the write is tried once more.
+//
+// Fenced writes of one key go one at a time: on a replicated stream the
+// server refuses a second write checked against the same subject (the
+// lease) while the first is in flight.
+func (t *term) writeRecord(ctx context.Context, o *order, now time.Time) error {
 	data, _ := json.Marshal(o.record(t.opts.Key, t.opts.VenueName, now))
-	m := nats.NewMsg(messages.OrderStateSubject(o.stateKey))
-	m.Data = data
-	t.lease.Fence(m)
 	var opts []jetstream.PublishOpt
 	if o.phase == messages.PhaseDone || o.phase == messages.PhaseHandedBack {
 		opts = append(opts, jetstream.WithMsgTTL(bus.RecordTTL))
 	}
-	f, err := t.js.PublishMsgAsync(m, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("writing order state: %w", err)
-	}
-	return f, nil
-}
-
-// writeAhead stores o's record before a Place, fenced by the lease: if
-// the lease is gone, nothing is sent. o.mu held.
-func (t *term) writeAhead(ctx context.Context, o *order) error {
+	t.fenceMu.Lock()
+	defer t.fenceMu.Unlock()
 	for range 2 {
-		f, err := t.writeRecord(o, t.clock.Now())
+		m := nats.NewMsg(messages.OrderStateSubject(o.stateKey))
+		m.Data = data
+		t.lease.Fence(m)
+		f, err := t.js.PublishMsgAsync(m, opts...)
 		if err != nil {
-			return err
+			return fmt.Errorf("writing order state: %w", err)
 		}
 		_, err = bus.Await(ctx, f)
 		if err == nil {
 			return nil
 		}
 		if !bus.IsConflict(err) {
-			return err
+			return fmt.Errorf("writing order state: %w", err)
 		}
 		if !t.lease.Confirm(ctx) {
 			return fmt.Errorf("%w: %v", bus.ErrLeaseLost, err)
 		}
 	}
-	return errors.New("write-ahead conflicts with a lease this worker holds")
+	return errors.New("order state: the write conflicts with a lease this worker holds")
+}
+
+// writeAhead stores o's record before a Place, fenced by the lease: if
+// the lease is gone, nothing is sent. o.mu held.
+func (t *term) writeAhead(ctx context.Context, o *order) error {
+	return t.writeRecord(ctx, o, t.clock.Now())
 }
 
 // finish emits reps of o (o.mu held, released here); once they are

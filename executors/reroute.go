@@ -23,11 +23,7 @@ func (t *term) handBack(ctx context.Context, it *item) {
 	o.mu.Lock()
 	snap := o.snap()
 	o.phase = messages.PhaseHandedBack
-	f, err := t.writeRecord(o, t.clock.Now())
-	if err == nil {
-		_, err = bus.Await(ctx, f)
-	}
-	if err != nil {
+	if err := t.writeRecord(ctx, o, t.clock.Now()); err != nil {
 		o.rollback(snap)
 		o.mu.Unlock()
 		t.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("hand-back not recorded; the order will be redelivered")

@@ -22,6 +22,8 @@ type term struct {
 	lease  *bus.Lease
 	stream jetstream.Stream // EXEC
 
+	fenceMu sync.Mutex // one fenced write at a time (see writeRecord)
+
 	mu sync.Mutex // guards c, the Worker.mu-marked fields of orders, and below
 	c  *core
 	// cancels handled this term, by EXEC sequence: a redelivered cancel

@@ -295,10 +295,11 @@ func (t *term) stop() {
 	for _, l := range lines {
 		l.cc.Drain()
 	}
+	deadline := time.After(bus.Timeout) // one bound for all: a router that lost its lease steps aside quickly
 	for _, l := range lines {
 		select {
 		case <-l.cc.Closed():
-		case <-time.After(bus.Timeout):
+		case <-deadline:
 		}
 	}
 	t.handled.Wait()

@@ -273,7 +273,7 @@ func Check(in Input) Result {
 		switch {
 		case !t.Leased:
 		case !t.OK:
-			bad(CheckTakeover, subject, "the router lease named no other holder within %s of the SIGKILL at %s", takeoverDeadline, t.At.Format("15:04:05.000"))
+			bad(CheckTakeover, subject, "no live router held the router lease within %s of the SIGKILL at %s", takeoverDeadline, t.At.Format("15:04:05.000"))
 		case in.TakeoverMax > 0 && t.After > in.TakeoverMax:
 			bad(CheckTakeover, subject, "router lease taken by %s after %s, over %s", t.By, t.After.Round(time.Millisecond), in.TakeoverMax)
 		}

@@ -246,7 +246,7 @@ func (r *runner) events(ctx context.Context, evs []Event) {
 			r.mu.Unlock()
 		case KillRouter:
 			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			holder, leased := RouterLease(lctx, r.js)
+			holder, incarnation, leased := RouterLease(lctx, r.js)
 			cancel()
 			name := holder
 			if !leased {
@@ -271,9 +271,9 @@ func (r *runner) events(ctx context.Context, evs []Event) {
 				defer r.restarts.Done()
 				t := RouterTakeover{At: at, Router: name, Leased: true}
 				err := waitUntil(ctx, takeoverDeadline, func() bool {
-					h, ok := RouterLease(ctx, r.js)
+					h, inc, ok := RouterLease(ctx, r.js)
 					t.By, t.After = h, time.Since(at)
-					return ok && h != name
+					return ok && inc != incarnation
 				})
 				t.OK = err == nil
 				r.noteRouter(t)

@@ -113,7 +113,8 @@ func Takeovers(kills []Kill, sts []Status, deadline time.Duration) []Takeover {
 }
 
 // RouterTakeover is what followed the SIGKILL of a router: when the
-// router lease named another holder. Leased is false when no lease named
+// router lease named a live holder (another router, or the killed one
+// restarted: another process run). Leased is false when no lease named
 // the killed router (none exists yet): nothing to time.
 type RouterTakeover struct {
 	At     time.Time
@@ -130,29 +131,32 @@ func (t RouterTakeover) String() string {
 		return fmt.Sprintf("router %s killed at %s: no router lease named it (lease.router absent in CONTROL), so no takeover to time",
 			t.Router, t.At.Format("15:04:05.000"))
 	case !t.OK:
-		return fmt.Sprintf("router %s killed at %s: the lease named no other holder within %s", t.Router, t.At.Format("15:04:05.000"), takeoverDeadline)
+		return fmt.Sprintf("router %s killed at %s: no live router held the lease within %s", t.Router, t.At.Format("15:04:05.000"), takeoverDeadline)
 	}
 	return fmt.Sprintf("router %s killed at %s: lease taken by %s after %s", t.Router, t.At.Format("15:04:05.000"), t.By, t.After.Round(time.Millisecond))
 }
 
 // RouterLease returns the holder of the router lease (KV CONTROL, key
-// lease.router, JSON {"holder": ...}), or false when there is none.
-func RouterLease(ctx context.Context, js jetstream.JetStream) (string, bool) {
+// lease.router, JSON {"holder": ..., "incarnation": ...}): the router's
+// instance name and the process run that holds it; false when there is
+// none.
+func RouterLease(ctx context.Context, js jetstream.JetStream) (holder, incarnation string, ok bool) {
 	kv, err := js.KeyValue(ctx, messages.BucketControl)
 	if err != nil {
-		return "", false
+		return "", "", false
 	}
 	e, err := kv.Get(ctx, "lease.router")
 	if err != nil {
-		return "", false
+		return "", "", false
 	}
 	var v struct {
-		Holder string `json:"holder"`
+		Holder      string `json:"holder"`
+		Incarnation string `json:"incarnation"`
 	}
 	if json.Unmarshal(e.Value(), &v) != nil || v.Holder == "" {
-		return "", false
+		return "", "", false
 	}
-	return v.Holder, true
+	return v.Holder, v.Incarnation, true
 }
 
 // StreamLeader is the server name of the leader of stream.
