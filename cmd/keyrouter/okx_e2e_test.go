@@ -1,11 +1,17 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/nats-io/nats.go"
 	"github.com/shopspring/decimal"
 )
 
@@ -86,4 +92,237 @@ func mustDec(t *testing.T, s string) decimal.Decimal {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// writeFile writes a test file and returns its path.
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// 1,000 orders spread over 20 instruments on one key go out at the
+// per-instrument rate and never draw a 50011. The simulator's place limit
+// is 5 per 500 ms per instrument (OKX's is 60 per 2 s: same shape, a
+// faster clock, so the test takes seconds, and a rate the worker can
+// saturate, so the limit is what paces it); the key's budget has the
+// preset's shape with the same figures and a 50 ms guard on the window.
+func TestOKXThousandOrdersTwentyInstruments(t *testing.T) {
+	const (
+		nInst   = 20
+		nOrders = 1000
+		perWin  = 5
+		win     = 500 * time.Millisecond
+		guarded = 550 * time.Millisecond
+	)
+	var syms strings.Builder
+	for i := range nInst {
+		fmt.Fprintf(&syms, "  - {symbol: C%02d-USDT, price: \"100\", tick_size: \"0.01\", step_size: \"0.001\", min_qty: \"0.001\", max_qty: \"1000\", min_notional: \"0\", max_fill_qty: \"0\"}\n", i)
+	}
+	simCfg := writeFile(t, "okxsim.yaml", fmt.Sprintf(`
+symbols:
+%slimits:
+  place: {max: %d, window: %s}
+  sub_account_window: %s
+seed: 3
+`, syms.String(), perWin, win, win))
+	cfg, err := configs.Parse([]byte(fmt.Sprintf(`
+venues:
+  okx: {kind: okx, simulate: true, sim_config: %q}
+keys:
+  o1:
+    venue: okx
+    account: sub1
+    limits:
+      - {name: PLACE_2S, shape: sliding, max: %d, window: %s, scope: symbol, costs: {new: 1}}
+      - {name: SUBACCOUNT_ORDERS_2S, shape: sliding, max: 1000, window: %s, scope: account, costs: {new: 1}}
+strategies:
+  s: {keys: [o1]}
+`, simCfg, perWin, guarded, guarded)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := testApp(t, cfg)
+	c := newClient(t, ka)
+	start := time.Now()
+	for i := range nOrders {
+		c.submit("s", fmt.Sprintf(`{"client_order_id":"o%d","symbol":"C%02d-USDT","side":"buy","type":"limit","quantity":"0.001","price":"50"}`, i, i%nInst))
+	}
+	for i := range nOrders {
+		if r := c.waitKindWithin(30*time.Second, "s", fmt.Sprintf("o%d", i), messages.KindAccepted); r.Key != "o1" {
+			t.Fatalf("o%d accepted on %s", i, r.Key)
+		}
+	}
+	elapsed := time.Since(start)
+	sim := ka.OKXSimulator("okx")
+	st := sim.Stats()
+	if st.Rejected429() != 0 || st.SubAccount50061 != 0 {
+		t.Errorf("simulator answered %v 50011s and %d 50061s, want none", st.Throttled50011, st.SubAccount50061)
+	}
+	log := sim.OrderLog()
+	if len(log) != nOrders || len(sim.Duplicates()) != 0 {
+		t.Fatalf("order log holds %d placements (%d clOrdIds twice), want %d once each", len(log), len(sim.Duplicates()), nOrders)
+	}
+	// Independently of the simulator's own count: no window of any
+	// instrument held more than the limit, and the orders went out at
+	// the rate the limit allows, not slower.
+	byInst := map[string][]time.Time{}
+	for _, p := range log {
+		byInst[p.InstID] = append(byInst[p.InstID], p.At)
+	}
+	var spans []time.Duration
+	for inst, ts := range byInst {
+		for i := perWin; i < len(ts); i++ {
+			if d := ts[i].Sub(ts[i-perWin]); d <= win {
+				t.Fatalf("%s: %d orders within %v", inst, perWin+1, d)
+			}
+		}
+		spans = append(spans, ts[len(ts)-1].Sub(ts[0]))
+	}
+	// 50 orders per instrument are 10 windows' worth: the venue lets the
+	// last go out 9 windows after the first, the budget 9 guarded ones.
+	windows := time.Duration(nOrders/nInst/perWin - 1)
+	venueFloor, budgetFloor := windows*win, windows*guarded
+	var worst time.Duration
+	for _, s := range spans {
+		if s < budgetFloor {
+			t.Errorf("an instrument's orders went out in %v, faster than its budget allows (%v)", s, budgetFloor)
+		}
+		worst = max(worst, s)
+	}
+	t.Logf("%d orders over %d instruments in %v (%.0f/s); slowest instrument's %d orders spanned %v: %.0f%% of the venue's limit (%v), %.0f%% of the budget's (%v); 50011: %d, 50061: %d",
+		nOrders, nInst, elapsed.Round(time.Millisecond), float64(nOrders)/elapsed.Seconds(), nOrders/nInst, worst.Round(time.Millisecond),
+		100*venueFloor.Seconds()/worst.Seconds(), venueFloor, 100*budgetFloor.Seconds()/worst.Seconds(), budgetFloor,
+		st.Rejected429(), st.SubAccount50061)
+	if worst > budgetFloor*3/2 {
+		t.Errorf("slowest instrument took %v, over 1.5 times the %v its budget needs: not going out at the limit's rate", worst, budgetFloor)
+	}
+}
+
+// waitKindWithin is waitKind with its own deadline.
+func (c *client) waitKindWithin(d time.Duration, strategy, id string, kind messages.ReportKind) messages.ExecutionReport {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		for _, r := range c.reports(strategy, id) {
+			if r.Kind == kind {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s of %s/%s; have %v", kind, strategy, id, kinds(c.reports(strategy, id)))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Two keys of one sub-account share the sub-account's limit of new
+// orders (read from account-rate-limit into the preset) and each
+// instrument's place limit: a burst on both keys draws neither a 50061
+// nor a 50011. The preset is OKX's own, 2 s windows. Sub-account sub1's
+// limit is lowered to 80 and its keys send 160 orders on two instruments,
+// so the sub-account limit binds; sub2's keys send 100 orders on one
+// instrument, so its place limit (60) binds. Either limit counted per key
+// would draw refusals.
+func TestOKXTwoKeysOneSubAccount(t *testing.T) {
+	simCfg := writeFile(t, "okxsim.yaml", `
+accounts:
+  - {id: sub1, acc_rate_limit: 80}
+  - {id: sub2, acc_rate_limit: 1000}
+seed: 5
+`)
+	cfg, err := configs.Parse([]byte(`
+venues:
+  okx: {kind: okx, simulate: true, sim_config: ` + strconv.Quote(simCfg) + `}
+keys:
+  a1: {venue: okx, account: sub1}
+  a2: {venue: okx, account: sub1}
+  b1: {venue: okx, account: sub2}
+  b2: {venue: okx, account: sub2}
+strategies:
+  sa1: {keys: [a1]}
+  sa2: {keys: [a2]}
+  sb1: {keys: [b1]}
+  sb2: {keys: [b2]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := testApp(t, cfg)
+	c := newClient(t, ka)
+	var statuses syncBuffer
+	sub, err := c.nc.Subscribe("keys.a1.status", func(m *nats.Msg) { statuses.Write(append(m.Data, '\n')) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	type id struct{ strategy, cid string }
+	var ids []id
+	submit := func(strategy, cid, sym string) {
+		qty, px := "0.001", "10000"
+		if sym == "ETH-USDT" {
+			qty, px = "0.01", "1000"
+		}
+		c.submit(strategy, fmt.Sprintf(`{"client_order_id":%q,"symbol":%q,"side":"buy","type":"limit","quantity":%q,"price":%q}`, cid, sym, qty, px))
+		ids = append(ids, id{strategy, cid})
+	}
+	for i := range 80 {
+		// sub1: per key 50 on BTC-USDT and 30 on ETH-USDT.
+		sym := "BTC-USDT"
+		if i%8 >= 5 {
+			sym = "ETH-USDT"
+		}
+		submit("sa1", fmt.Sprint("a", i), sym)
+		submit("sa2", fmt.Sprint("a", i), sym)
+		if i < 50 {
+			// sub2: per key 50 on BTC-USDT.
+			submit("sb1", fmt.Sprint("b", i), "BTC-USDT")
+			submit("sb2", fmt.Sprint("b", i), "BTC-USDT")
+		}
+	}
+	for _, x := range ids {
+		c.waitKindWithin(30*time.Second, x.strategy, x.cid, messages.KindAccepted)
+	}
+	sim := ka.OKXSimulator("okx")
+	st := sim.Stats()
+	if st.SubAccount50061 != 0 || st.Rejected429() != 0 {
+		t.Errorf("simulator answered %d 50061s and %v 50011s, want none", st.SubAccount50061, st.Throttled50011)
+	}
+	if st.OrdersPlaced["sub1"] != 160 || st.OrdersPlaced["sub2"] != 100 {
+		t.Errorf("simulator placed %v orders, want sub1 160 and sub2 100", st.OrdersPlaced)
+	}
+	log := sim.OrderLog()
+	if len(log) != len(ids) || len(sim.Duplicates()) != 0 {
+		t.Errorf("order log holds %d placements (%v twice), want %d once each", len(log), sim.Duplicates(), len(ids))
+	}
+	keys := map[string]int{}
+	span := map[string][2]time.Time{}
+	for _, p := range log {
+		keys[p.APIKey]++
+		sp := span[p.Account]
+		if sp[0].IsZero() {
+			sp[0] = p.At
+		}
+		sp[1] = p.At
+		span[p.Account] = sp
+	}
+	if len(keys) != 4 {
+		t.Errorf("placements by key %v, want all four keys", keys)
+	}
+	// a1's budget took sub1's limit from account-rate-limit.
+	waitFor(t, 5*time.Second, "a1's status with sub1's limit", func() bool {
+		return strings.Contains(statuses.String(), `"name":"SUBACCOUNT_ORDERS_2S","used":`) &&
+			strings.Contains(statuses.String(), `"max":80,`)
+	})
+	for acct, sp := range span {
+		t.Logf("%s: %d orders on 2 keys in %v", acct, st.OrdersPlaced[acct], sp[1].Sub(sp[0]).Round(time.Millisecond))
+		if sp[1].Sub(sp[0]) < 2*time.Second {
+			t.Errorf("%s's orders went out in %v: faster than its limits allow", acct, sp[1].Sub(sp[0]))
+		}
+	}
+	t.Logf("50061: %d, 50011: %v", st.SubAccount50061, st.Throttled50011)
 }

@@ -54,9 +54,15 @@ type Config struct {
 	// the private WebSocket is down (default 5s).
 	PollInterval time.Duration
 	// RateLimitRefresh is how often GET /api/v5/trade/account-rate-limit
-	// is read again after New (default 1h; OKX updates it daily at 08:00
+	// is read again after New (default 1h, plus up to a tenth at random so
+	// the keys of one sub-account do not ask together: OKX allows one read
+	// per second per sub-account; it updates the figure daily at 08:00
 	// UTC).
 	RateLimitRefresh time.Duration
+	// AccRateLimit, if set, is the sub-account's limit already read
+	// through another key of the same sub-account: New does not read it
+	// again (the refresher still does).
+	AccRateLimit int64
 	// PriceRefresh is how often the reference prices (GET
 	// /api/v5/market/tickers) are read again (default 5s).
 	PriceRefresh time.Duration

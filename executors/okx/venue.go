@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -115,7 +116,9 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 	if err := v.loadPrices(ctx); err != nil {
 		v.log.Warn().Err(err).Msg("okx tickers not read; prices follow")
 	}
-	if err := v.loadAccountRateLimit(ctx); err != nil {
+	if cfg.AccRateLimit > 0 {
+		v.accRateLimit, v.accRateAt = cfg.AccRateLimit, cfg.Now()
+	} else if err := v.readAccountRateLimit(ctx); err != nil {
 		v.log.Warn().Err(err).Msg("okx account-rate-limit not read; the sub-account limit stays at the preset's until it is")
 	}
 	v.stream = newStream(v)
@@ -158,6 +161,26 @@ func (v *Venue) AccountRateLimit() (int64, time.Time) {
 // StreamUp reports whether the private WebSocket is logged in and
 // subscribed to the orders channel.
 func (v *Venue) StreamUp() bool { return v.stream.up.Load() }
+
+// readAccountRateLimit is loadAccountRateLimit, tried again while OKX
+// throttles it: the endpoint allows 1 request per second per user ID, so
+// the keys of one sub-account starting together take turns.
+func (v *Venue) readAccountRateLimit(ctx context.Context) error {
+	var err error
+	for range 4 {
+		if err = v.loadAccountRateLimit(ctx); err == nil || !isKind(err, executors.Throttled) {
+			return err
+		}
+		if !sleep(ctx, accountRateLimitSpacing) {
+			return err
+		}
+	}
+	return err
+}
+
+// accountRateLimitSpacing spaces reads of account-rate-limit (1 per
+// second per user ID).
+const accountRateLimitSpacing = 1100 * time.Millisecond
 
 // loadAccountRateLimit reads GET /api/v5/trade/account-rate-limit.
 func (v *Venue) loadAccountRateLimit(ctx context.Context) error {
@@ -203,7 +226,8 @@ func (v *Venue) refreshLoop(ctx context.Context) {
 	defer info.Stop()
 	prices := time.NewTicker(v.cfg.PriceRefresh)
 	defer prices.Stop()
-	next := v.cfg.RateLimitRefresh
+	jitter := func(d time.Duration) time.Duration { return d + rand.N(d/10+1) }
+	next := jitter(v.cfg.RateLimitRefresh)
 	if n, _ := v.AccountRateLimit(); n == 0 {
 		next = min(next, rateLimitRetry)
 	}
@@ -222,8 +246,8 @@ func (v *Venue) refreshLoop(ctx context.Context) {
 				v.log.Debug().Err(err).Msg("okx tickers refresh failed")
 			}
 		case <-rl.C:
-			next := v.cfg.RateLimitRefresh
-			if err := v.loadAccountRateLimit(ctx); err != nil {
+			next := jitter(v.cfg.RateLimitRefresh)
+			if err := v.readAccountRateLimit(ctx); err != nil {
 				v.log.Warn().Err(err).Msg("okx account-rate-limit refresh failed")
 				next = min(next, rateLimitRetry)
 			}

@@ -47,6 +47,10 @@ func (a *App) okxVenue(ctx context.Context, id string, kc configs.Key) (executor
 		}
 		cfg.Secret, cfg.Passphrase = secret, pass
 	}
+	sibling := a.okxSibling(id, kc)
+	if sibling != nil {
+		cfg.AccRateLimit, _ = sibling.AccountRateLimit()
+	}
 	v, err := okx.New(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("key %s: %w", id, err)
@@ -58,8 +62,13 @@ func (a *App) okxVenue(ctx context.Context, id string, kc configs.Key) (executor
 	}
 	if kc.Preset == "okx" {
 		// The venue says what the sub-account's limit is; trust it over
-		// the preset.
-		if n, _ := v.AccountRateLimit(); n > 0 {
+		// the preset. The keys of one sub-account share the limit's
+		// counter, so all take the value the first of them started with.
+		n, _ := v.AccountRateLimit()
+		if sibling != nil {
+			n = cfg.AccRateLimit
+		}
+		if n > 0 {
 			for i := range limits {
 				if limits[i].Name == budget.OKXSubAccount {
 					limits[i].Max = n
@@ -68,6 +77,18 @@ func (a *App) okxVenue(ctx context.Context, id string, kc configs.Key) (executor
 		}
 	}
 	return v, limits, nil
+}
+
+// okxSibling is the venue of a key of the same OKX sub-account this App
+// started before key id, if any.
+func (a *App) okxSibling(id string, kc configs.Key) *okx.Venue {
+	for other, ov := range a.venues {
+		ok := a.Config.Keys[other]
+		if v, isOKX := ov.(*okx.Venue); isOKX && other != id && ok.Venue == kc.Venue && ok.Account == kc.Account {
+			return v
+		}
+	}
+	return nil
 }
 
 // OKXSimulator returns the OKX simulator of venue id, if the App runs one.
