@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
+	"github.com/keyrouter/keyrouter/executors/okxsim"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 )
 
@@ -325,4 +329,203 @@ strategies:
 		}
 	}
 	t.Logf("50061: %d, 50011: %v", st.SubAccount50061, st.Throttled50011)
+}
+
+// With OKX failing (503s that did nothing), timing out (requests that
+// sometimes took effect) and dropping the private WebSocket, every intent
+// gets one first report and no clOrdId is ever placed twice: the
+// simulator lets a closed order's clOrdId be placed again, as OKX does,
+// so a blind resend would show in its order log.
+func TestOKXFaultsNeverDuplicate(t *testing.T) {
+	simCfg := writeFile(t, "okxsim.yaml", `
+faults:
+  error_5xx_rate: 0.15
+  timeout_rate: 0.15
+  timeout_applies_rate: 0.5
+  drop_stream_every: 5
+  paths: [/api/v5/trade/order]
+seed: 7
+`)
+	ka := testApp(t, okxConfig(t, ", timeout: 300ms, recv_window: 400ms, sim_config: "+strconv.Quote(simCfg), ""))
+	c := newClient(t, ka)
+	const n = 24
+	for i := range n {
+		c.submit("s", fmt.Sprintf(`{"client_order_id":"x%d","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`, i))
+	}
+	accepted := 0
+	for i := range n {
+		id := fmt.Sprintf("x%d", i)
+		var first messages.ExecutionReport
+		waitFor(t, 60*time.Second, id+"'s first report", func() bool {
+			rs := c.reports("s", id)
+			if len(rs) > 0 {
+				first = rs[0]
+			}
+			return len(rs) > 0
+		})
+		if first.Kind == messages.KindAccepted {
+			accepted++
+		}
+		nAcc := 0
+		for _, r := range c.reports("s", id) {
+			if r.Kind == messages.KindAccepted {
+				nAcc++
+			}
+		}
+		if nAcc > 1 {
+			t.Errorf("%s accepted %d times", id, nAcc)
+		}
+	}
+	sim := ka.OKXSimulator("okx")
+	st := sim.Stats()
+	if st.Errors5xx == 0 || st.Timeouts == 0 || st.TimeoutsApplied == 0 {
+		t.Fatalf("faults did not happen: %+v", st)
+	}
+	if d := sim.Duplicates(); len(d) != 0 {
+		t.Errorf("clOrdIds placed more than once: %v", d)
+	}
+	if got := len(sim.OrderLog()); got != accepted {
+		t.Errorf("simulator created %d orders, keyrouter accepted %d", got, accepted)
+	}
+	t.Logf("%d of %d accepted; simulator: %d 503s, %d timeouts (%d took effect), %d stream drops, %d orders created",
+		accepted, n, st.Errors5xx, st.Timeouts, st.TimeoutsApplied, st.StreamDrops, len(sim.OrderLog()))
+}
+
+// Promise 7 for OKX: neither a key's secret nor its passphrase appears in
+// a log line, a report or a KeyStatus; a revoked key runs the error paths
+// too (REST 50111 and WebSocket login refusals).
+func TestOKXSecretsNeverLeak(t *testing.T) {
+	secrets := map[string]string{
+		"KR_O1_SECRET": "QQsecret1QQ0123456789abcdefSECRET",
+		"KR_O1_PASS":   "QQpass1QQ0123456789abcdefPASSPHR",
+		"KR_O2_SECRET": "QQsecret2QQ9876543210fedcbaSECRET",
+		"KR_O2_PASS":   "QQpass2QQ9876543210fedcbaPASSPHR",
+	}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
+	cfg, err := configs.Parse([]byte(`
+venues: {okx: {kind: okx, simulate: true}}
+keys:
+  o1: {venue: okx, account: sub1, api_key: pub-o1, secret_env: KR_O1_SECRET, passphrase_env: KR_O1_PASS}
+  o2: {venue: okx, account: sub2, api_key: pub-o2, secret_env: KR_O2_SECRET, passphrase_env: KR_O2_PASS}
+strategies: {s: {keys: [o1]}, t: {keys: [o2]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs, statuses syncBuffer
+	ka := testApp(t, cfg, func(a *app.App) { a.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel) })
+	c := newClient(t, ka)
+	sub, err := c.nc.Subscribe("keys.>", func(m *nats.Msg) { statuses.Write(append(m.Data, '\n')) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	c.submit("s", `{"client_order_id":"a","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
+	c.submit("s", `{"client_order_id":"b","symbol":"ETH-USDT","side":"buy","type":"limit","quantity":"0.01","price":"1000"}`)
+	c.submit("s", `{"client_order_id":"c","symbol":"ETH-USDT","side":"buy","type":"limit","quantity":"0.01","price":"1000.001"}`)
+	c.waitReport("s", "a", "filled", func(r messages.ExecutionReport) bool { return r.Status == messages.StatusFilled })
+	c.waitKind("s", "b", messages.KindAccepted)
+	c.waitKind("s", "c", messages.KindRejected)
+	c.cancel("s", "b")
+	c.cancel("s", "nope")
+	c.waitKind("s", "b", messages.KindCanceled)
+	c.waitKind("s", "nope", messages.KindCancelRejected)
+	// Revoke o2's key at the venue: its next order fails and the key goes down.
+	sim := ka.OKXSimulator("okx")
+	if !sim.RevokeKey("pub-o2", true) {
+		t.Fatal("no key pub-o2 at the simulator")
+	}
+	c.submit("t", `{"client_order_id":"d","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
+	r := c.waitKind("t", "d", messages.KindRejected)
+	if r.Reason != messages.ReasonKeyUnavailable || !strings.Contains(r.Message, "50111") {
+		t.Errorf("order on a revoked key: reason %s (%s), want key_unavailable for 50111", r.Reason, r.Message)
+	}
+	waitFor(t, 5*time.Second, "o2 down in KeyStatus", func() bool { return strings.Contains(statuses.String(), `"state":"down"`) })
+	waitFor(t, 5*time.Second, "a refused websocket login", func() bool { return sim.Stats().AuthFailures >= 2 })
+	if err := ka.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+
+	c.mu.Lock()
+	var reports bytes.Buffer
+	for _, raw := range c.raw {
+		reports.Write(raw)
+		reports.WriteByte('\n')
+	}
+	c.mu.Unlock()
+	for name, text := range map[string]string{"logs": logs.String(), "reports": reports.String(), "key status": statuses.String()} {
+		if len(text) == 0 {
+			t.Errorf("no %s captured", name)
+		}
+		for env, sec := range secrets {
+			if strings.Contains(text, sec) || strings.Contains(text, sec[:12]) {
+				t.Errorf("%s contain %s", name, env)
+			}
+		}
+		// Nor a signed header or the WebSocket login's arguments.
+		for _, leak := range []string{"OK-ACCESS-SIGN:", "OK-ACCESS-PASSPHRASE:", `"passphrase":"`, `"sign":"`} {
+			if strings.Contains(text, leak) {
+				t.Errorf("%s contain %s", name, leak)
+			}
+		}
+	}
+	for _, want := range []string{"o2", "okx refused the API key"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the logs do not mention %q", want)
+		}
+	}
+}
+
+// Only the executor serving a key loads its secret and passphrase: an
+// executor of o1 starts with o2's passphrase nowhere to be found, and a
+// process that would execute o2 refuses to start, naming the variable.
+func TestOKXOnlyTheKeysExecutorLoadsItsPassphrase(t *testing.T) {
+	sc := okxsim.DefaultConfig()
+	sc.Accounts = []okxsim.AccountConfig{
+		{ID: "sub1", Keys: []okxsim.KeyConfig{{APIKey: "pub-o1", Secret: "o1-secret-value", Passphrase: "o1-pass-value"}}},
+		{ID: "sub2", Keys: []okxsim.KeyConfig{{APIKey: "pub-o2", Secret: "o2-secret-value", Passphrase: "o2-pass-value"}}},
+	}
+	sim, err := okxsim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	t.Setenv("KR_ONLY_O1", "o1-secret-value")
+	t.Setenv("KR_ONLY_O1_PASS", "o1-pass-value")
+	t.Setenv("KR_ONLY_O2", "o2-secret-value")
+	cfg, err := configs.Parse([]byte(`
+venues: {okx: {kind: okx, base_url: "` + url + `", ws_url: "ws` + strings.TrimPrefix(url, "http") + `/ws/v5/private"}}
+keys:
+  o1: {venue: okx, account: sub1, api_key: pub-o1, secret_env: KR_ONLY_O1, passphrase_env: KR_ONLY_O1_PASS}
+  o2: {venue: okx, account: sub2, api_key: pub-o2, secret_env: KR_ONLY_O2, passphrase_env: KR_ONLY_O2_PASS_UNSET}
+strategies: {s: {keys: [o1]}, t: {keys: [o2]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := testApp(t, cfg, func(a *app.App) { a.Keys = []string{"o1"} })
+	c := newClient(t, ka)
+	c.submit("s", `{"client_order_id":"o1","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
+	if r := c.waitKind("s", "o1", messages.KindAccepted); r.Key != "o1" {
+		t.Errorf("accepted on %s", r.Key)
+	}
+	if n := len(sim.Orders("sub1")); n != 1 {
+		t.Errorf("simulator holds %d orders of sub1, want 1", n)
+	}
+	all := &app.App{Config: cfg, Keys: app.AllKeys, DataDir: t.TempDir()}
+	err = all.Start(t.Context())
+	if err == nil {
+		all.Close()
+		t.Fatal("a process executing o2 started without o2's passphrase")
+	}
+	if !strings.Contains(err.Error(), "KR_ONLY_O2_PASS_UNSET") || strings.Contains(err.Error(), "value") {
+		t.Errorf("error %q: want the variable named and no secret shown", err)
+	}
 }
