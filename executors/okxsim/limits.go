@@ -61,15 +61,3 @@ func (l *limiter) take(now time.Time, keys []string, limits []Limit) int {
 	}
 	return -1
 }
-
-// used is the count of key at now in a window of size.
-func (l *limiter) used(now time.Time, key string, size time.Duration) int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.windows[key]
-	if w == nil {
-		return 0
-	}
-	ns := max(now.UnixNano(), l.last)
-	return w.used(ns, size)
-}

@@ -48,13 +48,12 @@ type Server struct {
 
 // account is one sub-account's state beyond the engine's.
 type account struct {
-	id, uid          string
-	accRateLimit     int64
-	nextAccRateLimit int64
-	recs             map[string]*rec // by engine client ID
-	byOrdID          map[string]*rec
-	byClOrd          map[string]*rec // the latest order with each clOrdId
-	hub              *hub
+	id, uid      string
+	accRateLimit int64
+	recs         map[string]*rec // by engine client ID
+	byOrdID      map[string]*rec
+	byClOrd      map[string]*rec // the latest order with each clOrdId
+	hub          *hub
 }
 
 // Stats counts what the Server did, for tests.

@@ -37,9 +37,8 @@ type wsConn struct {
 	abrupt   atomic.Bool
 	activity atomic.Int64 // UnixNano of the last client message or push
 
-	mu   sync.Mutex // guards key and subs
-	key  *key
-	subs []subArg
+	mu  sync.Mutex // guards key
+	key *key
 }
 
 // subArg is one subscription's argument.
