@@ -152,8 +152,9 @@ type Faults struct {
 	// DropStreamEvery closes a private WebSocket connection, without a
 	// close frame, after every so many pushes sent on it; 0 never.
 	DropStreamEvery int `yaml:"drop_stream_every"`
-	// Paths limits the 5xx and timeout faults to these URL paths (e.g.
-	// /api/v5/trade/order); empty means every /api/ path.
+	// Paths limits the 5xx and timeout faults to these URL paths, each
+	// of any method (/api/v5/trade/order: placing and querying orders) or
+	// of one ("POST /api/v5/trade/order"); empty means every /api/ path.
 	Paths []string `yaml:"paths"`
 }
 

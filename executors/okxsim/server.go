@@ -284,6 +284,9 @@ func (s *Server) RevokeKey(apiKey string, revoked bool) bool {
 	return ok
 }
 
+// SetFaults replaces the fault injection from now on.
+func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
+
 // SetAccRateLimit changes a sub-account's limit of new and amended orders
 // (what account-rate-limit reports as accRateLimit) from now on.
 func (s *Server) SetAccRateLimit(account string, n int64) bool {
@@ -385,7 +388,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		c.body = string(b)
 	}
-	f := s.faults.draw(r.URL.Path)
+	f := s.faults.draw(r.Method, r.URL.Path)
 	if !s.sleep(r.Context(), f.latency) {
 		return
 	}

@@ -200,7 +200,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // the Server closes), wc is stopped, a write fails, the connection is
 // idle too long or fault injection drops it.
 func (s *Server) pump(ctx context.Context, conn *websocket.Conn, wc *wsConn) {
-	every := s.cfg.Faults.DropStreamEvery
+	every := s.faults.dropEvery()
 	pushes := 0
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
