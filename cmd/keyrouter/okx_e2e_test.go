@@ -529,3 +529,42 @@ strategies: {s: {keys: [o1]}, t: {keys: [o2]}}
 		t.Errorf("error %q: want the variable named and no secret shown", err)
 	}
 }
+
+// A strategy holds keys on Binance and on OKX (both simulated in
+// process); an intent's venue restricts it to that venue's keys.
+func TestTwoVenues(t *testing.T) {
+	cfg, err := configs.Parse([]byte(`
+venues:
+  binance: {kind: binance, simulate: true}
+  okx: {kind: okx, simulate: true}
+keys:
+  b1: {venue: binance, account: main}
+  o1: {venue: okx, account: sub1}
+strategies:
+  s: {keys: [b1, o1]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := testApp(t, cfg)
+	c := newClient(t, ka)
+	c.submit("s", `{"client_order_id":"any","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001"}`)
+	c.submit("s", `{"client_order_id":"viaokx","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001","venue":"okx"}`)
+	c.submit("s", `{"client_order_id":"viabn","symbol":"ETH-USDT","side":"buy","type":"market","quantity":"0.01","venue":"binance"}`)
+	c.submit("s", `{"client_order_id":"nowhere","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001","venue":"kraken"}`)
+	for id, want := range map[string][2]string{"any": {"b1", "binance"}, "viaokx": {"o1", "okx"}, "viabn": {"b1", "binance"}} {
+		r := c.waitReport("s", id, "filled", func(r messages.ExecutionReport) bool { return r.Status == messages.StatusFilled })
+		if r.Key != want[0] || r.Venue != want[1] {
+			t.Errorf("%s filled on %s/%s, want %s/%s", id, r.Key, r.Venue, want[0], want[1])
+		}
+	}
+	if r := c.waitKind("s", "nowhere", messages.KindRejected); r.Reason != messages.ReasonNotPermitted {
+		t.Errorf("unknown venue: reason %s (%s)", r.Reason, r.Message)
+	}
+	if n := len(ka.OKXSimulator("okx").Orders("sub1")); n != 1 {
+		t.Errorf("OKX holds %d orders, want 1", n)
+	}
+	if n := len(ka.Exchange("binance").AllOrders("main", "")); n != 2 {
+		t.Errorf("Binance holds %d orders, want 2", n)
+	}
+}
