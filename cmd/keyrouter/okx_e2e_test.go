@@ -80,6 +80,11 @@ func TestOKXThroughSimulator(t *testing.T) {
 	if r.Reason != messages.ReasonInvalid || !strings.Contains(r.Message, "tickSz") {
 		t.Errorf("rule violation: reason %s message %q", r.Reason, r.Message)
 	}
+	// m1's fill arrived twice (its first push answered the Place, and the
+	// same push reached the worker as an update): it was reported once.
+	if ks := kinds(c.reports("s", "m1")); len(ks) != 2 || ks[0] != "accepted#1" || ks[1] != "fill#2" {
+		t.Errorf("m1 reports %v, want accepted then one fill", ks)
+	}
 	sim := ka.OKXSimulator("okx")
 	if n := len(sim.Orders("sub1")); n != 3 {
 		t.Errorf("venue holds %d orders, want 3", n)
