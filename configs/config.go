@@ -50,6 +50,10 @@ type Venue struct {
 	// Timeout bounds one request to the venue (default 10s); past it the
 	// outcome is unknown and the order is looked up before any resend.
 	Timeout time.Duration `yaml:"timeout"`
+	// Demo (okx) sends every request to OKX's demo trading (header
+	// x-simulated-trading: 1); its WebSocket is then
+	// wss://wspap.okx.com:8443/ws/v5/private unless ws_url says otherwise.
+	Demo bool `yaml:"demo"`
 	// Simulate (binance) starts keyrouter's Binance-compatible simulator
 	// in process on loopback and points the venue at it: one account per
 	// key's account, each key with a secret made at start unless the key
@@ -327,6 +331,7 @@ func (c *Config) Validate() error {
 		if !validID(id) {
 			bad(p, "venue ID must match ^[A-Za-z0-9_-]{1,64}$")
 		}
+		validateNotOKXVenue(p, v, bad)
 		switch v.Kind {
 		case "paper":
 			if v.Tick < 0 || v.Latency < 0 {

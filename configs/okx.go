@@ -21,8 +21,15 @@ func validateOKXVenue(p string, v Venue, bad func(string, string, ...any)) {
 	if v.Timeout < 0 {
 		bad(p+".timeout", "must not be negative")
 	}
-	if v.Simulate && (v.BaseURL != "" || v.WSURL != "") {
-		bad(p, "simulate serves its own URLs: leave base_url and ws_url empty")
+	if v.Simulate && (v.BaseURL != "" || v.WSURL != "" || v.Demo) {
+		bad(p, "simulate serves its own URLs: leave base_url and ws_url empty and demo off")
+	}
+}
+
+// validateNotOKXVenue refuses okx-only settings on another kind of venue.
+func validateNotOKXVenue(p string, v Venue, bad func(string, string, ...any)) {
+	if v.Kind != "okx" && v.Demo {
+		bad(p+".demo", "is an okx setting")
 	}
 }
 

@@ -65,6 +65,8 @@ keys: {o: {venue: okx}}`, "venues.okx.user_stream"},
 keys: {o: {venue: okx, key_type: ed25519}}`, "keys.o.key_type: okx keys are hmac"},
 		{"simulate with urls", `venues: {okx: {kind: okx, simulate: true, base_url: "http://x"}}
 keys: {o: {venue: okx}}`, "venues.okx: simulate serves its own URLs"},
+		{"demo on binance", `venues: {b: {kind: binance, simulate: true, demo: true}}
+keys: {o: {venue: b}}`, "venues.b.demo: is an okx setting"},
 		{"unknown kind", `venues: {x: {kind: kraken}}
 keys: {o: {venue: x}}`, "known: paper, binance, okx"},
 	} {

@@ -50,7 +50,7 @@ func cmdExchangeSim(args []string, stdout, stderr io.Writer) error {
 		run = srv.Run
 		fmt.Fprintf(stderr, "exchange-sim: serving OKX v5 spot protocol on http://%s (private WebSocket ws://%s/ws/v5/private)\n", *listen, *listen)
 	default:
-		return fmt.Errorf("exchange-sim: unknown --venue %q (binance or okx)", *venue)
+		return fmt.Errorf("unknown --venue %q (binance or okx)", *venue)
 	}
 	ctx, stop := signalContext()
 	defer stop()

@@ -23,7 +23,7 @@ import (
 func (a *App) okxVenue(ctx context.Context, id string, kc configs.Key) (executors.Venue, []budget.Limit, error) {
 	vc := a.Config.Venues[kc.Venue]
 	cfg := okx.Config{
-		BaseURL: vc.BaseURL, WSURL: vc.WSURL, APIKey: kc.APIKey,
+		BaseURL: vc.BaseURL, WSURL: vc.WSURL, APIKey: kc.APIKey, Demo: vc.Demo,
 		ExpWindow: vc.RecvWindow, Timeout: vc.Timeout,
 		Logger: a.Logger.With().Str("key", id).Str("venue", kc.Venue).Logger(),
 	}
