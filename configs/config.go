@@ -35,8 +35,10 @@ type Config struct {
 // Venue is an exchange keyrouter can reach.
 type Venue struct {
 	// Kind is the adapter: "paper" (the built-in simulated exchange, in
-	// process) or "binance" (Binance spot over its REST API and user data
-	// stream).
+	// process), "binance" (Binance spot over its REST API and user data
+	// stream) or "okx" (OKX v5 spot over its REST API and private
+	// WebSocket; base_url, ws_url, recv_window as the expTime window,
+	// timeout and simulate as for binance).
 	Kind string `yaml:"kind"`
 	// Binance: the REST root and the user data stream endpoint (defaults:
 	// Binance production), the stream protocol (wsapi, the default, or
@@ -48,6 +50,10 @@ type Venue struct {
 	// Timeout bounds one request to the venue (default 10s); past it the
 	// outcome is unknown and the order is looked up before any resend.
 	Timeout time.Duration `yaml:"timeout"`
+	// Demo (okx) sends every request to OKX's demo trading (header
+	// x-simulated-trading: 1); its WebSocket is then
+	// wss://wspap.okx.com:8443/ws/v5/private unless ws_url says otherwise.
+	Demo bool `yaml:"demo"`
 	// Simulate (binance) starts keyrouter's Binance-compatible simulator
 	// in process on loopback and points the venue at it: one account per
 	// key's account, each key with a secret made at start unless the key
@@ -89,6 +95,11 @@ type Key struct {
 	// this file. Only the executor serving this key loads it.
 	SecretEnv  string `yaml:"secret_env"`
 	SecretFile string `yaml:"secret_file"`
+	// PassphraseEnv or PassphraseFile name where an okx key's passphrase
+	// (its second secret) is; loaded, like the secret, only by the
+	// executor serving this key.
+	PassphraseEnv  string `yaml:"passphrase_env"`
+	PassphraseFile string `yaml:"passphrase_file"`
 	// QueueSize bounds the orders waiting for budget; past it new orders
 	// are rejected with rate_limited. Cancels have their own queue of
 	// the same size.
@@ -288,8 +299,8 @@ func (c *Config) applyDefaults() {
 		if k.IP == "" {
 			k.IP = "default"
 		}
-		if k.Preset == "" && len(k.Limits) == 0 && c.Venues[k.Venue].Kind == "binance" {
-			k.Preset = "binance"
+		if kind := c.Venues[k.Venue].Kind; k.Preset == "" && len(k.Limits) == 0 && (kind == "binance" || kind == "okx") {
+			k.Preset = kind
 		}
 		for _, ls := range [][]Limit{k.Limits, k.VenueLimits} {
 			for i := range ls {
@@ -329,6 +340,7 @@ func (c *Config) Validate() error {
 		if !validID(id) {
 			bad(p, "venue ID must match ^[A-Za-z0-9_-]{1,64}$")
 		}
+		validateNotOKXVenue(p, v, bad)
 		switch v.Kind {
 		case "paper":
 			if v.Tick < 0 || v.Latency < 0 {
@@ -351,10 +363,12 @@ func (c *Config) Validate() error {
 			if v.Simulate && (v.BaseURL != "" || v.WSURL != "") {
 				bad(p, "simulate serves its own URLs: leave base_url and ws_url empty")
 			}
+		case "okx":
+			validateOKXVenue(p, v, bad)
 		case "":
-			bad(p+".kind", "required (paper or binance)")
+			bad(p+".kind", "required (paper, binance or okx)")
 		default:
-			bad(p+".kind", "unknown venue kind %q (known: paper, binance)", v.Kind)
+			bad(p+".kind", "unknown venue kind %q (known: paper, binance, okx)", v.Kind)
 		}
 	}
 	if len(c.Keys) == 0 {
@@ -375,9 +389,9 @@ func (c *Config) Validate() error {
 			bad(p+".queue_size", "must be at least 1")
 		}
 		switch k.Preset {
-		case "", "binance":
+		case "", "binance", "okx":
 		default:
-			bad(p+".preset", "unknown preset %q (known: binance)", k.Preset)
+			bad(p+".preset", "unknown preset %q (known: binance, okx)", k.Preset)
 		}
 		if k.Preset != "" && len(k.Limits) > 0 {
 			bad(p+".limits", "give limits or a preset, not both")
@@ -390,6 +404,7 @@ func (c *Config) Validate() error {
 		if v := c.Venues[k.Venue]; v.Kind == "binance" && !v.Simulate && (k.APIKey == "" || k.SecretEnv == "" && k.SecretFile == "") {
 			bad(p, "a binance key needs api_key and secret_env or secret_file")
 		}
+		validateOKXKey(p, k, c.Venues[k.Venue], bad)
 		names := map[string]bool{}
 		for i, l := range k.Limits {
 			lp := fmt.Sprintf("%s.limits[%d]", p, i)

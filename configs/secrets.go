@@ -19,30 +19,41 @@ func (c *Config) LoadSecret(id string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("configs: unknown key %q", id)
 	}
+	b, err := loadSecret(id, "secret", k.SecretEnv, k.SecretFile)
+	if b == nil && err == nil {
+		return nil, fmt.Errorf("key %s: %w", id, ErrNoSecret)
+	}
+	return b, err
+}
+
+// loadSecret reads a secret (what: "secret", "passphrase") of key id from
+// the environment variable env or the file file; nil and no error if both
+// are empty.
+func loadSecret(id, what, env, file string) ([]byte, error) {
 	switch {
-	case k.SecretEnv != "":
-		v, ok := os.LookupEnv(k.SecretEnv)
+	case env != "":
+		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return nil, fmt.Errorf("configs: key %s: environment variable %s is not set", id, k.SecretEnv)
+			return nil, fmt.Errorf("configs: key %s: environment variable %s is not set", id, env)
 		}
 		return []byte(v), nil
-	case k.SecretFile != "":
-		fi, err := os.Stat(k.SecretFile)
+	case file != "":
+		fi, err := os.Stat(file)
 		if err != nil {
-			return nil, fmt.Errorf("configs: key %s: secret file: %w", id, err)
+			return nil, fmt.Errorf("configs: key %s: %s file: %w", id, what, err)
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("configs: key %s: secret file %s is readable by group or others (mode %v); chmod 600 it", id, k.SecretFile, fi.Mode().Perm())
+			return nil, fmt.Errorf("configs: key %s: %s file %s is readable by group or others (mode %v); chmod 600 it", id, what, file, fi.Mode().Perm())
 		}
-		data, err := os.ReadFile(k.SecretFile)
+		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("configs: key %s: secret file: %w", id, err)
+			return nil, fmt.Errorf("configs: key %s: %s file: %w", id, what, err)
 		}
 		s := strings.TrimSpace(string(data))
 		if s == "" {
-			return nil, fmt.Errorf("configs: key %s: secret file %s is empty", id, k.SecretFile)
+			return nil, fmt.Errorf("configs: key %s: %s file %s is empty", id, what, file)
 		}
 		return []byte(s), nil
 	}
-	return nil, fmt.Errorf("key %s: %w", id, ErrNoSecret)
+	return nil, nil
 }

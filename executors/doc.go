@@ -9,7 +9,8 @@
 //
 // Sub-packages: budget (the rate-budget model), paper (the built-in
 // simulated exchange), venuetest (the contract suite every Venue passes),
-// binance and binancesim (Binance spot and a simulator of its protocol).
+// binance and binancesim (Binance spot and a simulator of its protocol),
+// okx and okxsim (OKX v5 spot and a simulator of its protocol).
 //
 // A Worker is started with Run, which returns when ctx is done and the
 // orders in hand are finished or handed back to JetStream for

@@ -263,8 +263,12 @@ func TestStandbyTakesOverAndPlacesNothingTwice(t *testing.T) {
 func TestDisplacedWorkerPlacesNothing(t *testing.T) {
 	h := newHarness(t, fixed("r10s", 100, 10*time.Second))
 	a := h.active("a")
-	// Another process takes the key's lease behind a's back (as a
-	// standby does when a's heartbeats stop reaching the bus).
+	// Another process, alive (its heartbeat is there), takes the key's
+	// lease behind a's back (as a standby does when a's heartbeats stop
+	// reaching the bus).
+	if _, err := h.b.Control.Put(t.Context(), "proc.x", []byte(`{"instance":"x","incarnation":"y"}`)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := h.b.Orders.Put(t.Context(), messages.LeaseKey("k"), []byte(`{"holder":"x","incarnation":"y"}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,10 @@ import (
 	"io"
 
 	"github.com/keyrouter/keyrouter/executors/binancesim"
+	"github.com/keyrouter/keyrouter/executors/okxsim"
 )
 
-// cmdExchangeSim serves the Binance simulator until SIGINT or SIGTERM. It
+// cmdExchangeSim serves an exchange simulator until SIGINT or SIGTERM. It
 // prints the URLs it serves on (with the ports picked when --listen or
 // --admin end in :0) as its first lines on stderr:
 //
@@ -25,37 +26,65 @@ func cmdExchangeSim(args []string, stdout, stderr io.Writer) error {
 func exchangeSim(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("exchange-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "", "simulator config (YAML: accounts, keys and secrets, symbols, limits, faults); two accounts with one key each if empty")
-	listen := fs.String("listen", "127.0.0.1:8090", "address to serve the Binance-compatible REST API and streams on")
-	admin := fs.String("admin", "", "address to serve the simulator's admin API on (GET /sim/orders, /sim/stats, /sim/faults; PUT /sim/faults), apart from the Binance API; off if empty")
+	venue := fs.String("venue", "binance", "protocol to serve: binance (spot REST and user data streams) or okx (v5 spot REST and private WebSocket)")
+	config := fs.String("config", "", "simulator config (YAML) of that venue's simulator: accounts, keys and secrets, symbols, limits, faults; two accounts with one key each if empty")
+	listen := fs.String("listen", "127.0.0.1:8090", "address to serve the venue's REST API and streams on")
+	admin := fs.String("admin", "", "binance: address to serve the simulator's admin API on (GET /sim/orders, /sim/stats, /sim/faults; PUT /sim/faults), apart from the venue's API; off if empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := binancesim.DefaultConfig()
-	if *config != "" {
-		var err error
-		if cfg, err = binancesim.LoadConfig(*config); err != nil {
+	switch *venue {
+	case "binance":
+		cfg := binancesim.DefaultConfig()
+		if *config != "" {
+			var err error
+			if cfg, err = binancesim.LoadConfig(*config); err != nil {
+				return err
+			}
+		}
+		srv, err := binancesim.New(cfg)
+		if err != nil {
 			return err
 		}
-	}
-	srv, err := binancesim.New(cfg)
-	if err != nil {
-		return err
-	}
-	url, err := srv.Start(*listen)
-	if err != nil {
-		srv.Close()
-		return err
-	}
-	fmt.Fprintf(stderr, "exchange-sim: serving Binance spot protocol on %s\n", url)
-	if *admin != "" {
-		aurl, err := srv.StartAdmin(*admin)
+		url, err := srv.Start(*listen)
 		if err != nil {
 			srv.Close()
 			return err
 		}
-		fmt.Fprintf(stderr, "exchange-sim: admin API on %s\n", aurl)
+		fmt.Fprintf(stderr, "exchange-sim: serving Binance spot protocol on %s\n", url)
+		if *admin != "" {
+			aurl, err := srv.StartAdmin(*admin)
+			if err != nil {
+				srv.Close()
+				return err
+			}
+			fmt.Fprintf(stderr, "exchange-sim: admin API on %s\n", aurl)
+		}
+		<-ctx.Done()
+		return srv.Close()
+	case "okx":
+		if *admin != "" {
+			return fmt.Errorf("--admin is served by the binance simulator only")
+		}
+		cfg := okxsim.DefaultConfig()
+		if *config != "" {
+			var err error
+			if cfg, err = okxsim.LoadConfig(*config); err != nil {
+				return err
+			}
+		}
+		srv, err := okxsim.New(cfg)
+		if err != nil {
+			return err
+		}
+		url, err := srv.Start(*listen)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		fmt.Fprintf(stderr, "exchange-sim: serving OKX v5 spot protocol on %s (private WebSocket %s/ws/v5/private)\n", url, "ws"+url[len("http"):])
+		<-ctx.Done()
+		return srv.Close()
 	}
-	<-ctx.Done()
-	return srv.Close()
+	return fmt.Errorf("unknown --venue %q (binance or okx)", *venue)
 }

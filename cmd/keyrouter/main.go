@@ -43,7 +43,7 @@ Use it:
 Tools:
   check      validate a config file and exit (non-zero with the errors)
   bench      measure latency and throughput against a raw-NATS baseline
-  exchange-sim  a Binance-spot-compatible exchange simulator on loopback (--config, --listen, --admin)
+  exchange-sim  a Binance- or OKX-compatible exchange simulator on loopback (--venue binance|okx, --config, --listen, --admin)
   help       this text
 
 Run 'keyrouter <command> -h' for a command's flags.

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -12,13 +13,18 @@ import (
 // the Groups' single mutex, which makes a decision spanning key and shared
 // counters atomic without a lock order (one lock per decision, never two).
 type Groups struct {
-	mu       sync.Mutex
-	counters map[string]*counter // scope + "\x00" + limit name
+	mu sync.Mutex
+	// counters: scope + "\x00" + limit name, and for a PerSymbol limit
+	// scope + "\x00" + limit name + "\x00" + symbol.
+	counters map[string]*counter
+	// specs: the spec each group limit (scope + "\x00" + name) was first
+	// registered with, so budgets that disagree are refused.
+	specs map[string]*spec
 }
 
 // NewGroups returns an empty set of shared counters.
 func NewGroups() *Groups {
-	return &Groups{counters: make(map[string]*counter)}
+	return &Groups{counters: make(map[string]*counter), specs: make(map[string]*spec)}
 }
 
 // Budget is the rate budget of one venue key: a set of limits and their
@@ -39,7 +45,11 @@ type Budget struct {
 type slotLimit struct {
 	s        *spec
 	c        *counter            // key or group scope
-	bySymbol map[string]*counter // symbol scope
+	bySymbol map[string]*counter // symbol scope; for a group, the symbols this budget used
+	// shared and gkey are set for a PerSymbol group limit: its counters
+	// live in shared.counters under gkey + "\x00" + symbol.
+	shared *Groups
+	gkey   string
 }
 
 // New validates limits and returns their budget. Limits with a group scope
@@ -76,14 +86,22 @@ func New(limits []Limit, shared *Groups) (*Budget, error) {
 			if !s.group {
 				continue
 			}
-			if c, ok := shared.counters[s.scope+"\x00"+s.name]; ok && !c.s.sameCounter(s) {
-				return nil, invalid(s.name, "Scope", "group %s already has %s with another shape, max, window or rate", s.scope, s.name)
+			if o, ok := shared.specs[s.scope+"\x00"+s.name]; ok && (!o.sameCounter(s) || o.perSymbol != s.perSymbol) {
+				return nil, invalid(s.name, "Scope", "group %s already has %s with another shape, max, window, rate or per-symbol setting", s.scope, s.name)
+			}
+		}
+		for _, s := range specs {
+			if k := s.scope + "\x00" + s.name; s.group && shared.specs[k] == nil {
+				shared.specs[k] = s
 			}
 		}
 	}
 	for _, s := range specs {
 		sl := &slotLimit{s: s}
 		switch {
+		case s.perSymbol && s.group:
+			sl.bySymbol = make(map[string]*counter)
+			sl.shared, sl.gkey = shared, s.scope+"\x00"+s.name
 		case s.perSymbol:
 			sl.bySymbol = make(map[string]*counter)
 		case s.group:
@@ -110,10 +128,19 @@ func (sl *slotLimit) counterFor(op Op) *counter {
 		return sl.c
 	}
 	c, ok := sl.bySymbol[op.Symbol]
-	if !ok {
-		c = newCounter(sl.s)
-		sl.bySymbol[op.Symbol] = c
+	if ok {
+		return c
 	}
+	if sl.shared != nil {
+		k := sl.gkey + "\x00" + op.Symbol
+		if c, ok = sl.shared.counters[k]; !ok {
+			c = newCounter(sl.s)
+			sl.shared.counters[k] = c
+		}
+	} else {
+		c = newCounter(sl.s)
+	}
+	sl.bySymbol[op.Symbol] = c
 	return c
 }
 
@@ -282,6 +309,15 @@ func (b *Budget) Clone() *Budget {
 			ns.bySymbol = make(map[string]*counter, len(sl.bySymbol))
 			for sym, ctr := range sl.bySymbol {
 				ns.bySymbol[sym] = ctr.clone()
+			}
+		}
+		if sl.shared != nil {
+			// Symbols only other budgets of the group used count too.
+			prefix := sl.gkey + "\x00"
+			for k, ctr := range sl.shared.counters {
+				if sym, ok := strings.CutPrefix(k, prefix); ok && ns.bySymbol[sym] == nil {
+					ns.bySymbol[sym] = ctr.clone()
+				}
 			}
 		}
 		c.limits[i] = ns

@@ -46,7 +46,9 @@
 // instrument), or in a group shared with other keys: "account:<id>" or
 // "ip:<id>". Budgets created with the same [Groups] share one counter per
 // (group, limit name): two Binance keys of one account share ORDERS, two
-// keys on one IP share REQUEST_WEIGHT.
+// keys on one IP share REQUEST_WEIGHT. A group limit with PerSymbol keeps
+// one shared counter per (group, limit name, symbol): two OKX keys of one
+// sub-account share the 60-per-2-s place limit of each instrument.
 //
 // # Feedback and margin
 //

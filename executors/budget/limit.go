@@ -89,6 +89,12 @@ type Limit struct {
 	// or a group "account:<id>" / "ip:<id>" whose counter is shared through
 	// Groups by every budget naming the same scope and limit Name.
 	Scope string
+	// PerSymbol, with a group scope, keeps one shared counter per
+	// Op.Symbol: OKX counts its per-instrument limits per sub-account and
+	// instrument, so every key of the sub-account draws on one counter per
+	// instrument. With scope "symbol" it changes nothing; with scope "key"
+	// it makes the limit per symbol.
+	PerSymbol bool
 	// Margin is the fraction held back: effective max = floor(Max*(1-Margin));
 	// for bucket and decay the rate is reduced by the same fraction.
 	Margin float64
@@ -266,11 +272,14 @@ func compile(l Limit, raw bool) (*spec, error) {
 	switch sc := l.Scope; {
 	case sc == "" || sc == ScopeKey:
 		s.scope = ScopeKey
+		if l.PerSymbol {
+			s.scope, s.perSymbol = ScopeSymbol, true
+		}
 	case sc == ScopeSymbol:
 		s.scope, s.perSymbol = ScopeSymbol, true
 	case strings.HasPrefix(sc, "account:") && len(sc) > len("account:"),
 		strings.HasPrefix(sc, "ip:") && len(sc) > len("ip:"):
-		s.scope, s.group = sc, true
+		s.scope, s.group, s.perSymbol = sc, true, l.PerSymbol
 	default:
 		return nil, invalid(n, "Scope", "%q is not key, symbol, account:<id> or ip:<id>", sc)
 	}

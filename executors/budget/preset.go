@@ -82,6 +82,80 @@ func BinanceHeaderLimit(header string) (string, bool) {
 	return "", false
 }
 
+// Names of the OKX v5 limits, as the OKX adapter's errors and Usage name
+// them (a per-instrument one as NAME:INSTRUMENT).
+const (
+	OKXPlace      = "PLACE_2S"
+	OKXCancel     = "CANCEL_2S"
+	OKXAmend      = "AMEND_2S"
+	OKXOrderQuery = "ORDER_QUERY_2S"
+	OKXSubAccount = "SUBACCOUNT_ORDERS_2S"
+)
+
+// OKX's published figures, and the guard keyrouter adds to its windows.
+const (
+	// OKXPerInstrument is the place, cancel, amend and order-details
+	// limit per user ID and instrument, per OKXWindow.
+	OKXPerInstrument = 60
+	// OKXSubAccountDefault is the sub-account limit of new and amended
+	// orders per OKXWindow below VIP5; GET /api/v5/trade/account-rate-limit
+	// (accRateLimit) gives the key's own.
+	OKXSubAccountDefault = 1000
+	OKXWindow            = 2 * time.Second
+	// OKXWindowGuard lengthens every OKX window: OKX counts a request when
+	// it arrives, the budget when it is sent, so a request that spends
+	// longer in flight than a later one could land in a window the budget
+	// thought it had left. 40ms in 2s costs 2% of the rate.
+	OKXWindowGuard = 40 * time.Millisecond
+)
+
+// OKX returns the OKX v5 trading limits of a key of sub-account account.
+// OKX counts private requests per user ID, and a sub-account is one user
+// ID: every key of one sub-account draws on the same counters, so every
+// limit here is scoped to "account:<account>", the per-instrument ones
+// with one counter per instrument (PerSymbol).
+//
+// Figures as published by OKX (www.okx.com/docs-v5/en: "Rate Limits",
+// "Trading-related APIs", "Sub-account rate limit", POST /api/v5/trade/order,
+// cancel-order, amend-order, GET /api/v5/trade/order):
+//
+//	PLACE_2S              60 per 2 s   per user ID and instrument (place order)
+//	CANCEL_2S             60 per 2 s   per user ID and instrument (cancel order)
+//	AMEND_2S              60 per 2 s   per user ID and instrument (amend order)
+//	ORDER_QUERY_2S        60 per 2 s   per user ID and instrument (order details)
+//	SUBACCOUNT_ORDERS_2S  1000 per 2 s per sub-account, new and amended orders
+//
+// Place, cancel and amend limits are independent of each other and shared
+// between REST and WebSocket order entry; batch endpoints count each
+// order. Over a per-instrument limit OKX answers 50011 (HTTP 429), over
+// the sub-account limit 50061. From VIP5 the sub-account limit follows
+// the fill ratio (1,000 to 10,000) and is published by GET
+// /api/v5/trade/account-rate-limit as accRateLimit: the caller replaces
+// SUBACCOUNT_ORDERS_2S's Max with it (the OKX adapter reads it at start
+// and on a schedule). OKX does not say whether its windows slide or are
+// fixed; they are modelled as sliding, which is safe under either, and
+// each is OKXWindowGuard longer than OKX's.
+//
+// OKX's fill-ratio section says spot orders are exempt from the
+// sub-account limit; this preset applies it to spot orders anyway (it can
+// only hold back orders above accRateLimit per 2 s, never draw a refusal).
+func OKX(account string) []Limit {
+	scope := "account:" + account
+	w := OKXWindow + OKXWindowGuard
+	per := func(name string, c Class) Limit {
+		return Limit{Name: name, Shape: Sliding, Max: OKXPerInstrument, Window: w,
+			Costs: map[Class]int64{c: 1}, Scope: scope, PerSymbol: true}
+	}
+	return []Limit{
+		per(OKXPlace, ClassNew),
+		per(OKXCancel, ClassCancel),
+		per(OKXAmend, ClassAmend),
+		per(OKXOrderQuery, ClassQuery),
+		{Name: OKXSubAccount, Shape: Sliding, Max: OKXSubAccountDefault, Window: w,
+			Costs: map[Class]int64{ClassNew: 1, ClassAmend: 1}, Scope: scope},
+	}
+}
+
 // PresetOptions parameterise Preset.
 type PresetOptions struct {
 	Account string // account (UID) id, for account-scoped limits
@@ -89,11 +163,11 @@ type PresetOptions struct {
 	Tier    string // venue tier where limits depend on it (kraken: starter, intermediate, pro)
 }
 
-// Preset returns the limits of a venue by name: "binance" (verified
-// figures, see Binance), and the documented default-tier shapes of
-// "bybit", "okx", "coinbase" and "kraken". Figures other than Binance's
-// are defaults of the venues' public docs; check them against the key's
-// tier before relying on them.
+// Preset returns the limits of a venue by name: "binance" and "okx"
+// (checked figures, see Binance and OKX), and the documented default-tier
+// shapes of "bybit", "coinbase" and "kraken". Figures other than Binance's
+// and OKX's are defaults of the venues' public docs; check them against
+// the key's tier before relying on them.
 func Preset(name string, o PresetOptions) ([]Limit, error) {
 	switch strings.ToLower(name) {
 	case "binance":
@@ -110,15 +184,7 @@ func Preset(name string, o PresetOptions) ([]Limit, error) {
 				Costs: map[Class]int64{ClassNew: 1, ClassCancel: 1, ClassAmend: 1, ClassQuery: 1}, Scope: "ip:" + o.IP},
 		}, nil
 	case "okx":
-		// Trade endpoints: 60 requests per 2 s per instrument for place,
-		// cancel and amend each; 1000 new+amend orders per 2 s per sub-account.
-		return []Limit{
-			{Name: "PLACE_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassNew: 1}, Scope: ScopeSymbol},
-			{Name: "CANCEL_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassCancel: 1}, Scope: ScopeSymbol},
-			{Name: "AMEND_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassAmend: 1}, Scope: ScopeSymbol},
-			{Name: "QUERY_2S", Shape: Sliding, Max: 60, Window: 2 * time.Second, Costs: map[Class]int64{ClassQuery: 1}},
-			{Name: "SUBACCOUNT_ORDERS_2S", Shape: Sliding, Max: 1000, Window: 2 * time.Second, Costs: map[Class]int64{ClassNew: 1, ClassAmend: 1}},
-		}, nil
+		return OKX(o.Account), nil
 	case "coinbase":
 		// Exchange REST private endpoints: 15 requests per second, bursts to 30.
 		return []Limit{

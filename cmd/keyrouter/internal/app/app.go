@@ -115,7 +115,7 @@ func (a *App) Conn() *nats.Conn { return a.nc }
 // paper venue's, or a simulated Binance venue's.
 func (a *App) Exchange(id string) *paper.Exchange {
 	if s := a.sims[id]; s != nil {
-		return s.srv.Exchange()
+		return s.exchange()
 	}
 	return a.exchanges[id]
 }
@@ -416,6 +416,10 @@ func (a *App) startExecutors(ctx context.Context) error {
 			if venue, limits, err = a.binanceVenue(ctx, id, kc); err != nil {
 				return err
 			}
+		case "okx":
+			if venue, limits, err = a.okxVenue(ctx, id, kc); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("venues.%s: kind %q has no adapter", kc.Venue, vc.Kind)
 		}
@@ -524,7 +528,7 @@ func (a *App) Close() error {
 		_ = v.Close()
 	}
 	for _, s := range a.sims {
-		_ = s.srv.Close()
+		_ = s.close()
 	}
 	if a.nc != nil {
 		if err := a.nc.Drain(); err == nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/keyrouter/keyrouter/executors/binance"
 	"github.com/keyrouter/keyrouter/executors/binancesim"
 	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/executors/okxsim"
+	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/shopspring/decimal"
 )
 
@@ -96,10 +98,29 @@ func simAPIKey(id string, kc configs.Key) string {
 	return "sim-" + id
 }
 
+// simVenue is a simulator the App runs for a venue: Binance's (srv) or
+// OKX's (okx).
 type simVenue struct {
-	srv     *binancesim.Server
-	url     string
-	secrets map[string][]byte // by key ID
+	srv         *binancesim.Server
+	okx         *okxsim.Server
+	url         string
+	secrets     map[string][]byte // by key ID
+	passphrases map[string][]byte // by key ID (okx)
+}
+
+// exchange is the simulator's matching engine.
+func (s *simVenue) exchange() *paper.Exchange {
+	if s.okx != nil {
+		return s.okx.Exchange()
+	}
+	return s.srv.Exchange()
+}
+
+func (s *simVenue) close() error {
+	if s.okx != nil {
+		return s.okx.Close()
+	}
+	return s.srv.Close()
 }
 
 // simulator starts (once) the in-process Binance simulator of venue id,
