@@ -56,16 +56,16 @@ func TestTimingRule(t *testing.T) {
 }
 
 func TestWindowAlignment(t *testing.T) {
-	w := &window{lim: RateLimit{Type: "ORDERS", Interval: "SECOND", IntervalNum: 10, Limit: 1}, size: int64(10 * time.Second), idx: -1}
+	l := newLimiter([]RateLimit{{Type: "ORDERS", Interval: "SECOND", IntervalNum: 10, Limit: 1}}, BanConfig{})
 	base := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
-	w.roll(base.Add(9999 * time.Millisecond))
-	w.used = 1
-	w.roll(base.Add(9999*time.Millisecond + 999*time.Microsecond))
-	if w.used != 1 || !w.resetAt().Equal(base.Add(10*time.Second)) {
-		t.Fatalf("same window: used %d, resets %v", w.used, w.resetAt())
+	if over, _ := l.takeOrder("a", base.Add(9999*time.Millisecond)); over != nil {
+		t.Fatalf("first order refused by %v", over)
 	}
-	w.roll(base.Add(10 * time.Second))
-	if w.used != 0 {
-		t.Fatalf("next window: used %d, want 0", w.used)
+	over, reset := l.takeOrder("a", base.Add(9999*time.Millisecond+999*time.Microsecond))
+	if over == nil || !reset.Equal(base.Add(10*time.Second)) {
+		t.Fatalf("same window: over %v, resets %v; want refused until %v", over, reset, base.Add(10*time.Second))
+	}
+	if over, _ := l.takeOrder("a", base.Add(10*time.Second)); over != nil {
+		t.Fatalf("next window: refused by %v", over)
 	}
 }

@@ -3,36 +3,30 @@ package binancesim
 import (
 	"sync"
 	"time"
+
+	"github.com/keyrouter/keyrouter/executors/budget"
 )
 
-// window is a fixed window aligned to the clock: its index is
-// UnixNano / size, so a minute window resets on the minute.
+// window is one of the venue's limits, counted by budget's reference
+// enforcer of a fixed window aligned to the clock (a minute window resets
+// on the minute).
 type window struct {
-	lim  RateLimit
-	size int64
-	idx  int64
-	used int64
+	lim RateLimit
+	w   *budget.Window
 }
 
 func newWindows(limits []RateLimit, typ string) []*window {
 	var ws []*window
 	for _, l := range limits {
 		if l.Type == typ {
-			ws = append(ws, &window{lim: l, size: int64(l.Window()), idx: -1})
+			// Validate checked interval_num and limit > 0, so NewWindow
+			// cannot fail.
+			w, _ := budget.NewWindow(budget.Limit{Name: l.Type, Shape: budget.Fixed, Max: l.Limit, Window: l.Window()})
+			ws = append(ws, &window{lim: l, w: w})
 		}
 	}
 	return ws
 }
-
-// roll moves the window to now's index, emptying it on a new one.
-func (w *window) roll(now time.Time) {
-	if i := now.UnixNano() / w.size; i != w.idx {
-		w.idx, w.used = i, 0
-	}
-}
-
-// resetAt is when the current window ends.
-func (w *window) resetAt() time.Time { return time.Unix(0, (w.idx+1)*w.size) }
 
 // usage is one counter for a response header.
 type usage struct {
@@ -97,20 +91,15 @@ func (l *limiter) chargeIP(addr string, now time.Time, weight int64) (use []usag
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.ip(addr)
-	for _, w := range s.raw {
-		w.roll(now)
-		w.used++
-		if w.used > w.lim.Limit && over == nil {
-			over, resetAt = &w.lim, w.resetAt()
+	charge := func(ws []*window, cost int64) {
+		for _, w := range ws {
+			if w.w.Charge(now, cost) > w.lim.Limit && over == nil {
+				over, resetAt = &w.lim, w.w.ResetAt(now)
+			}
 		}
 	}
-	for _, w := range s.weight {
-		w.roll(now)
-		w.used += weight
-		if w.used > w.lim.Limit && over == nil {
-			over, resetAt = &w.lim, w.resetAt()
-		}
-	}
+	charge(s.raw, 1)
+	charge(s.weight, weight)
 	return weightUsage(s, now), over, resetAt
 }
 
@@ -118,8 +107,7 @@ func (l *limiter) chargeIP(addr string, now time.Time, weight int64) (use []usag
 func weightUsage(s *ipState, now time.Time) []usage {
 	use := make([]usage, 0, len(s.weight))
 	for _, w := range s.weight {
-		w.roll(now)
-		use = append(use, usage{header: "X-MBX-USED-WEIGHT-" + w.lim.suffix(), used: w.used})
+		use = append(use, usage{header: "X-MBX-USED-WEIGHT-" + w.lim.suffix(), used: w.w.Used(now)})
 	}
 	return use
 }
@@ -139,13 +127,12 @@ func (l *limiter) takeOrder(acct string, now time.Time) (over *RateLimit, resetA
 	defer l.mu.Unlock()
 	ws := l.account(acct)
 	for _, w := range ws {
-		w.roll(now)
-		if w.used+1 > w.lim.Limit {
-			return &w.lim, w.resetAt()
+		if w.w.Used(now)+1 > w.lim.Limit {
+			return &w.lim, w.w.ResetAt(now)
 		}
 	}
 	for _, w := range ws {
-		w.used++
+		w.w.Allow(now, 1)
 	}
 	return nil, time.Time{}
 }
@@ -157,8 +144,7 @@ func (l *limiter) orderUsage(acct string, now time.Time) []usage {
 	ws := l.account(acct)
 	use := make([]usage, 0, len(ws))
 	for _, w := range ws {
-		w.roll(now)
-		use = append(use, usage{header: "X-MBX-ORDER-COUNT-" + w.lim.suffix(), used: w.used})
+		use = append(use, usage{header: "X-MBX-ORDER-COUNT-" + w.lim.suffix(), used: w.w.Used(now)})
 	}
 	return use
 }

@@ -389,3 +389,45 @@ func TestEnforcers(t *testing.T) {
 		})
 	}
 }
+
+// A Window is the fixed enforcer with what a simulated venue needs: it
+// refuses without counting (Allow), counts what it refuses (Charge, as
+// Binance counts request weight), and says when its window ends.
+func TestWindow(t *testing.T) {
+	w, err := NewWindow(Limit{Name: "W", Shape: Fixed, Max: 3, Window: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_800_000_004, 0) // 4 s into a 10 s window
+	if !w.Allow(at, 2) || w.Allow(at, 2) || w.Used(at) != 2 {
+		t.Fatalf("Allow 2 then 2 over a max of 3: used %d, want 2 (the refused one not counted)", w.Used(at))
+	}
+	if got := w.Charge(at, 2); got != 4 {
+		t.Errorf("Charge(2) = %d, want 4 (counted although over the max)", got)
+	}
+	if got, want := w.ResetAt(at), time.Unix(1_800_000_010, 0); !got.Equal(want) {
+		t.Errorf("ResetAt = %v, want %v", got, want)
+	}
+	next := time.Unix(1_800_000_010, 0)
+	if w.Used(next) != 0 || !w.Allow(next, 3) {
+		t.Errorf("the next window does not start empty: used %d", w.Used(next))
+	}
+	if w.Used(at) != 3 {
+		t.Errorf("an earlier instant after a later one: used %d, want the latest window's 3", w.Used(at))
+	}
+	if _, err := NewWindow(Limit{Name: "S", Shape: Sliding, Max: 3, Window: time.Second}); !errors.Is(err, ErrInvalidLimit) {
+		t.Errorf("NewWindow of a sliding limit: %v, want ErrInvalidLimit", err)
+	}
+}
+
+// A LimitError names the limit and the field, and is ErrInvalidLimit.
+func TestLimitErrorNamesTheField(t *testing.T) {
+	_, err := New([]Limit{{Name: "s", Shape: Sliding, Max: 100_000_000, Window: time.Second}}, nil)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "s" || le.Field != "Max" || !errors.Is(err, ErrInvalidLimit) {
+		t.Fatalf("err = %v (%#v), want a LimitError of s's Max", err, le)
+	}
+	if want := `budget: invalid limit "s": Max: 100000000 too large`; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q, want it to begin %q", err, want)
+	}
+}

@@ -61,9 +61,11 @@
 // # Reference enforcers
 //
 // [NewEnforcer] returns an independent, deliberately simple model of how a
-// venue enforces one limit (see [Enforcer] for the exact semantics). The
-// simulated venues use them to refuse requests; the tests check that no
-// Budget decision is ever refused by them.
+// venue enforces one limit (see [Enforcer] for the exact semantics); a
+// fixed limit's is a [Window], which also counts what it refuses (Charge)
+// and says when it resets. The simulated venues (paper, binancesim,
+// okxsim) count their limits with them; the tests check that no Budget
+// decision is ever refused by them.
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"math"
 	"math/big"
 	"strconv"
 	"sync"
@@ -10,8 +11,9 @@ import (
 // Enforcer is a reference model of how a venue enforces one limit: the
 // simulated venues use it to refuse requests (and count 429s), and the tests
 // check every Budget against it. Enforcers are written independently of
-// Budget and for obviousness, not speed: fixed and sliding scan a log of
-// accepted requests, bucket and decay keep their level as an exact rational.
+// Budget and for obviousness, not speed: fixed counts its current window
+// ([Window]), sliding scans a log of accepted requests, bucket and decay
+// keep their level as an exact rational.
 //
 // Common semantics: Allow(now, cost) accepts the request iff the limit's
 // usage at now plus cost is at most Max, and then records it. A refused
@@ -47,8 +49,10 @@ func NewEnforcer(l Limit) (Enforcer, error) {
 		return nil, err
 	}
 	switch s.shape {
-	case Fixed, Sliding:
-		return &logEnforcer{sliding: s.shape == Sliding, max: s.max, window: s.window}, nil
+	case Fixed:
+		return &Window{max: s.max, size: s.window, idx: math.MinInt64}, nil
+	case Sliding:
+		return &logEnforcer{max: s.max, window: s.window}, nil
 	}
 	// Units per ns as an exact rational, from the decimal Rate or Max/Window.
 	rate := new(big.Rat)
@@ -65,23 +69,97 @@ func NewEnforcer(l Limit) (Enforcer, error) {
 	return e, nil
 }
 
+// NewWindow returns the reference enforcer of a fixed limit (l.Shape must
+// be Fixed), with the methods a simulated venue needs besides Allow and
+// Used. The simulated venues count with it.
+func NewWindow(l Limit) (*Window, error) {
+	if l.Shape != Fixed {
+		return nil, invalid(l.Name, "Shape", "a Window is a fixed limit, got %q", l.Shape)
+	}
+	e, err := NewEnforcer(l)
+	if err != nil {
+		return nil, err
+	}
+	return e.(*Window), nil
+}
+
+// Window enforces a fixed limit: usage at t is the cost counted in the
+// clock-aligned window [k*size, (k+1)*size) holding t, and it starts
+// again from zero in the next one. Safe for concurrent use.
+type Window struct {
+	mu        sync.Mutex
+	max, size int64
+	idx, used int64 // the window counted in, and its count
+	last      int64 // latest instant seen
+}
+
+// roll brings the window to now (never backwards) and returns now; w.mu
+// is held.
+func (w *Window) roll(now time.Time) int64 {
+	ns := max(now.UnixNano(), w.last)
+	w.last = ns
+	if k := floorDiv(ns, w.size); k != w.idx {
+		w.idx, w.used = k, 0
+	}
+	return ns
+}
+
+// Allow counts cost at now if the window's usage stays within its max.
+func (w *Window) Allow(now time.Time, cost int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.roll(now)
+	if cost == 0 {
+		return true
+	}
+	if w.used+cost > w.max {
+		return false
+	}
+	w.used += cost
+	return true
+}
+
+// Charge counts cost at now whatever the usage (a venue that counts the
+// requests it refuses, as Binance counts request weight) and returns the
+// usage with it, which may be above the max.
+func (w *Window) Charge(now time.Time, cost int64) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.roll(now)
+	w.used += cost
+	return w.used
+}
+
+// Used is the usage of the window holding now.
+func (w *Window) Used(now time.Time) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.roll(now)
+	return w.used
+}
+
+// ResetAt is when the window holding now ends.
+func (w *Window) ResetAt(now time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.roll(now)
+	return time.Unix(0, (w.idx+1)*w.size)
+}
+
 type event struct{ t, cost int64 }
 
-// logEnforcer keeps every accepted request and sums the ones that count.
+// logEnforcer keeps every accepted request of a sliding limit and sums
+// the ones that count.
 type logEnforcer struct {
-	mu      sync.Mutex
-	sliding bool
-	max     int64
-	window  int64
-	log     []event
-	last    int64
+	mu     sync.Mutex
+	max    int64
+	window int64
+	log    []event
+	last   int64
 }
 
 func (e *logEnforcer) counts(t, now int64) bool {
-	if e.sliding {
-		return t > now-e.window && t <= now
-	}
-	return floorDiv(t, e.window) == floorDiv(now, e.window)
+	return t > now-e.window && t <= now
 }
 
 func (e *logEnforcer) usedAt(now int64) int64 {

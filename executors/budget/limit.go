@@ -165,12 +165,31 @@ func (s *spec) cost(op Op) int64 {
 	return c
 }
 
-func invalid(name, field, format string, args ...any) error {
-	return fmt.Errorf("%w %q: %s: %s", ErrInvalidLimit, name, field, fmt.Sprintf(format, args...))
+// LimitError is a limit New or NewEnforcer refuses: the limit's Name, the
+// Limit field at fault (Name, Shape, Max, Window, Rate, Margin, Scope,
+// Costs, Endpoints or AgeCost[i]) and why. It wraps ErrInvalidLimit, so a
+// caller that only needs to know can use errors.Is; one that maps the
+// field to its own terms (a config file's path) uses errors.As.
+type LimitError struct {
+	Limit  string
+	Field  string
+	Reason string
 }
 
-// maxSlidingMax bounds the ring a sliding limit keeps (one entry per unit at most).
-const maxSlidingMax = 1 << 20
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v %q: %s: %s", ErrInvalidLimit, e.Limit, e.Field, e.Reason)
+}
+
+// Unwrap returns ErrInvalidLimit.
+func (e *LimitError) Unwrap() error { return ErrInvalidLimit }
+
+func invalid(name, field, format string, args ...any) error {
+	return &LimitError{Limit: name, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// MaxSliding is the largest effective Max of a sliding limit: its exact
+// window keeps up to one entry per unit.
+const MaxSliding = 1 << 20
 
 // exactRate returns Rate as micro-units per second, exactly, or an error.
 func exactRate(name string, rate float64) (int64, error) {
@@ -229,8 +248,8 @@ func compile(l Limit, raw bool) (*spec, error) {
 			return nil, invalid(n, "Rate", "must be 0 for a %s limit (use Max per Window)", l.Shape)
 		}
 		s.window = int64(l.Window)
-		if l.Shape == Sliding && s.max > maxSlidingMax {
-			return nil, invalid(n, "Max", "%d too large for an exact sliding window (at most %d); use fixed or bucket", s.max, maxSlidingMax)
+		if l.Shape == Sliding && s.max > MaxSliding {
+			return nil, invalid(n, "Max", "%d too large for an exact sliding window (at most %d); use fixed or bucket", s.max, MaxSliding)
 		}
 	case Bucket, Decay:
 		switch {

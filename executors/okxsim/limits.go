@@ -3,61 +3,44 @@ package okxsim
 import (
 	"sync"
 	"time"
+
+	"github.com/keyrouter/keyrouter/executors/budget"
 )
 
-// window is a sliding-window log of arrival instants: a request at t
-// counts in every window (u-W, u] holding t. It is written for
-// obviousness, independently of the budget package.
-type window struct{ at []int64 }
-
-// used prunes what no longer counts at now and returns what does.
-func (w *window) used(now int64, size time.Duration) int64 {
-	edge := now - int64(size)
-	i := 0
-	for i < len(w.at) && w.at[i] <= edge {
-		i++
-	}
-	if i > 0 {
-		w.at = append(w.at[:0], w.at[i:]...)
-	}
-	return int64(len(w.at))
-}
-
 // limiter holds every counter: per sub-account and instrument, per
-// sub-account, per IP.
+// sub-account, per IP. Each is budget's reference enforcer of a sliding
+// window: a request at t counts in every window (u-W, u] holding t. The
+// max is checked here, per request, since a sub-account's can change
+// (Server.SetAccRateLimit); the enforcer only counts.
 type limiter struct {
-	mu sync.Mutex // guards windows and last
-	// windows by endpoint class + NUL + scope (+ NUL + instrument).
-	windows map[string]*window
-	last    int64 // time never goes backwards for the limiter
+	mu sync.Mutex // makes take's check and count over several counters one step
+	// counters by endpoint class + NUL + scope (+ NUL + instrument).
+	counters map[string]budget.Enforcer
 }
 
-func newLimiter() *limiter { return &limiter{windows: map[string]*window{}} }
+func newLimiter() *limiter { return &limiter{counters: map[string]budget.Enforcer{}} }
 
 // take counts one request against every (key, limit) given, all or
 // none; it returns the index of the first limit that is full, or -1.
+// Config.Validate checked every limit's window, so a counter can always
+// be made.
 func (l *limiter) take(now time.Time, keys []string, limits []Limit) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ns := now.UnixNano()
-	if ns < l.last {
-		ns = l.last
-	}
-	l.last = ns
-	ws := make([]*window, len(keys))
+	cs := make([]budget.Enforcer, len(keys))
 	for i, k := range keys {
-		w := l.windows[k]
-		if w == nil {
-			w = &window{}
-			l.windows[k] = w
+		c := l.counters[k]
+		if c == nil {
+			c, _ = budget.NewEnforcer(budget.Limit{Name: k, Shape: budget.Sliding, Max: budget.MaxSliding, Window: limits[i].Window})
+			l.counters[k] = c
 		}
-		if w.used(ns, limits[i].Window)+1 > limits[i].Max {
+		if c.Used(now)+1 > limits[i].Max {
 			return i
 		}
-		ws[i] = w
+		cs[i] = c
 	}
-	for _, w := range ws {
-		w.at = append(w.at, ns)
+	for _, c := range cs {
+		c.Allow(now, 1)
 	}
 	return -1
 }

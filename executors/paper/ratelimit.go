@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
 )
 
@@ -67,27 +68,20 @@ func (g *LimitGroup) counter(name string, window time.Duration) *counter {
 // in increasing id, so Venues sharing groups cannot deadlock.
 var counterIDs atomic.Uint64
 
-// counter is the count of one fixed window.
+// counter is one fixed window, counted by budget's reference enforcer.
+// mu makes a request's check and count over several counters one step.
 type counter struct {
-	id     uint64
-	mu     sync.Mutex
-	window int64 // index of the window used counts
-	used   int64
+	id uint64
+	mu sync.Mutex
+	w  *budget.Window // nil until the first limit using it sets it
 }
 
 func newCounter() *counter { return &counter{id: counterIDs.Add(1)} }
 
-// current returns the count of window idx; c.mu is held.
-func (c *counter) current(idx int64) int64 {
-	if c.window != idx {
-		c.window, c.used = idx, 0
-	}
-	return c.used
-}
-
 type limit struct {
 	RateLimit
 	c *counter
+	w *budget.Window // c's window
 }
 
 // limiter enforces a Venue's limits.
@@ -111,6 +105,15 @@ func newLimiter(limits []RateLimit) (*limiter, error) {
 			return nil, fmt.Errorf("paper: rate limit %q given twice", r.Name)
 		}
 		seen[lim.c] = true
+		// A shared window is counted against each Venue's own Max (so
+		// the window's is not used): Used, then Charge.
+		lim.c.mu.Lock()
+		if lim.c.w == nil {
+			// r passed the checks above, so NewWindow cannot fail.
+			lim.c.w, _ = budget.NewWindow(budget.Limit{Name: r.Name, Shape: budget.Fixed, Max: r.Max, Window: r.Window})
+		}
+		lim.w = lim.c.w
+		lim.c.mu.Unlock()
 		l.all = append(l.all, lim)
 		classes := r.Classes
 		if len(classes) == 0 {
@@ -143,7 +146,6 @@ func (l *limiter) admit(class string, now time.Time) ([]executors.Usage, error) 
 	if len(l.all) == 0 {
 		return nil, nil
 	}
-	ns := now.UnixNano()
 	ls := l.byClass[class]
 	for _, lim := range ls {
 		lim.c.mu.Lock()
@@ -151,24 +153,22 @@ func (l *limiter) admit(class string, now time.Time) ([]executors.Usage, error) 
 	var over *limit
 	var retry time.Time
 	for _, lim := range ls {
-		w := int64(lim.Window)
-		idx := ns / w
-		if lim.c.current(idx) >= lim.Max {
+		if lim.w.Used(now)+1 > lim.Max {
 			over = lim
-			if next := time.Unix(0, (idx+1)*w); next.After(retry) {
+			if next := lim.w.ResetAt(now); next.After(retry) {
 				retry = next
 			}
 		}
 	}
 	if over == nil {
 		for _, lim := range ls {
-			lim.c.used++
+			lim.w.Charge(now, 1)
 		}
 	}
 	for i := len(ls) - 1; i >= 0; i-- {
 		ls[i].c.mu.Unlock()
 	}
-	usage := l.usage(ns)
+	usage := l.usage(now)
 	if over != nil {
 		return usage, &executors.VenueError{
 			Kind: executors.Throttled, Reason: messages.ReasonRateLimited, Code: "429",
@@ -179,12 +179,10 @@ func (l *limiter) admit(class string, now time.Time) ([]executors.Usage, error) 
 	return usage, nil
 }
 
-func (l *limiter) usage(ns int64) []executors.Usage {
+func (l *limiter) usage(now time.Time) []executors.Usage {
 	out := make([]executors.Usage, len(l.all))
 	for i, lim := range l.all {
-		lim.c.mu.Lock()
-		out[i] = executors.Usage{Limit: lim.Name, Used: lim.c.current(ns / int64(lim.Window))}
-		lim.c.mu.Unlock()
+		out[i] = executors.Usage{Limit: lim.Name, Used: lim.w.Used(now)}
 	}
 	return out
 }
