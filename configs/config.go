@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -68,10 +67,9 @@ type Venue struct {
 	Tick    time.Duration `yaml:"tick"`
 	Latency time.Duration `yaml:"latency"`
 	// MakerFee and TakerFee are the paper venue's fee rates on the
-	// notional, as decimal strings (default 0.001 each, like Binance's
-	// base tier).
-	MakerFee string `yaml:"maker_fee"`
-	TakerFee string `yaml:"taker_fee"`
+	// notional (default 0.001 each, like Binance's base tier).
+	MakerFee Decimal `yaml:"maker_fee"`
+	TakerFee Decimal `yaml:"taker_fee"`
 }
 
 // Key is one venue API key: a partition with its own executor and budget.
@@ -110,8 +108,9 @@ type Key struct {
 	// orders of this key.
 	Permissions Permissions `yaml:"permissions"`
 	// VenueLimits are the limits the simulated (paper) venue enforces on
-	// this key itself, returning rate-limit errors past them; default:
-	// the same as Limits. Set them tighter to see throttling.
+	// this key itself, returning rate-limit errors past them: fixed
+	// windows only; default: the fixed ones of Limits. Set them tighter
+	// to see throttling.
 	VenueLimits []Limit `yaml:"venue_limits"`
 }
 
@@ -150,23 +149,23 @@ type Strategy struct {
 	// Policy picks a key of the pool for each intent: failover (default:
 	// the first usable key of the list), pinned (one key, owned), sticky
 	// (each symbol always on the same key), least_loaded (the key with the
-	// most headroom now).
-	Policy string `yaml:"policy"`
+	// most headroom now). Checked and defaulted at load.
+	Policy Policy `yaml:"policy"`
 	Risk   Risk   `yaml:"risk"`
 }
 
-// Risk is a strategy's pre-trade risk limits; empty means none. Amounts
-// are decimal strings in the quote asset; PriceBand is a fraction.
+// Risk is a strategy's pre-trade risk limits; an unset one is no limit.
+// Amounts are in the quote asset; PriceBand is a fraction.
 type Risk struct {
 	// MaxOrderNotional bounds quantity times price (for a market order,
 	// the venue's reference price) of one order.
-	MaxOrderNotional string `yaml:"max_order_notional"`
+	MaxOrderNotional Decimal `yaml:"max_order_notional"`
 	// MaxOpenNotional bounds the notional of the strategy's orders that
 	// are routed and not yet closed, this one included.
-	MaxOpenNotional string `yaml:"max_open_notional"`
+	MaxOpenNotional Decimal `yaml:"max_open_notional"`
 	// PriceBand refuses a limit price further than this fraction from the
 	// venue's reference price (the fat-finger guard), e.g. "0.05".
-	PriceBand string `yaml:"price_band"`
+	PriceBand Decimal `yaml:"price_band"`
 }
 
 // Permissions restrict what a key may be used for; empty means no
@@ -176,7 +175,7 @@ type Permissions struct {
 	Symbols       []string `yaml:"symbols"`
 	Sides         []string `yaml:"sides"`
 	Types         []string `yaml:"types"`
-	MaxNotional   string   `yaml:"max_notional"`
+	MaxNotional   Decimal  `yaml:"max_notional"`
 	MaxOpenOrders int      `yaml:"max_open_orders"`
 }
 
@@ -213,9 +212,11 @@ const (
 	DefaultReportsMaxBytes  = 1 << 30
 	DefaultDedupeHorizon    = 7 * 24 * time.Hour
 	DefaultPaperTick        = 100 * time.Millisecond
-	DefaultPaperFee         = "0.001"
 	DefaultHeartbeatTimeout = 3 * time.Second
 )
+
+// DefaultPaperFee is a simulated venue's maker and taker fee rate.
+var DefaultPaperFee = decimal.New(1, -3)
 
 // Default returns the default config: strategies alpha and beta, each
 // allowed two keys on the built-in simulated venue.
@@ -249,6 +250,12 @@ func Parse(data []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
+	return New(c)
+}
+
+// New fills the defaults of a config written in Go and validates it, as
+// Parse does for one read from YAML. The returned config shares c's maps.
+func New(c Config) (*Config, error) {
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -280,11 +287,11 @@ func (c *Config) applyDefaults() {
 			if v.Tick == 0 {
 				v.Tick = DefaultPaperTick
 			}
-			if v.MakerFee == "" {
-				v.MakerFee = DefaultPaperFee
+			if !v.MakerFee.IsSet() {
+				v.MakerFee = NewDecimal(DefaultPaperFee)
 			}
-			if v.TakerFee == "" {
-				v.TakerFee = DefaultPaperFee
+			if !v.TakerFee.IsSet() {
+				v.TakerFee = NewDecimal(DefaultPaperFee)
 			}
 		}
 		c.Venues[id] = v
@@ -315,6 +322,12 @@ func (c *Config) applyDefaults() {
 		}
 		c.Keys[id] = k
 	}
+	for id, st := range c.Strategies {
+		if st.Policy == "" {
+			st.Policy = PolicyFailover
+			c.Strategies[id] = st
+		}
+	}
 }
 
 // ValidationErrors lists every problem of a config, each with its path.
@@ -326,228 +339,6 @@ func (v ValidationErrors) Error() string {
 		s[i] = e.Error()
 	}
 	return strings.Join(s, "\n")
-}
-
-// Validate checks the whole config and returns ValidationErrors naming each
-// problem's path, or nil.
-func (c *Config) Validate() error {
-	var errs ValidationErrors
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
-	for _, id := range sortedKeys(c.Venues) {
-		v, p := c.Venues[id], "venues."+id
-		if !validID(id) {
-			bad(p, "venue ID must match ^[A-Za-z0-9_-]{1,64}$")
-		}
-		validateNotOKXVenue(p, v, bad)
-		switch v.Kind {
-		case "paper":
-			if v.Tick < 0 || v.Latency < 0 {
-				bad(p, "tick and latency must not be negative")
-			}
-			for name, f := range map[string]string{"maker_fee": v.MakerFee, "taker_fee": v.TakerFee} {
-				if d, err := decimal.NewFromString(f); err != nil || d.IsNegative() || d.GreaterThanOrEqual(decimal.NewFromInt(1)) {
-					bad(p+"."+name, "must be a decimal in [0, 1), got %q", f)
-				}
-			}
-		case "binance":
-			switch v.UserStream {
-			case "", "wsapi", "listenkey":
-			default:
-				bad(p+".user_stream", "must be wsapi or listenkey, got %q", v.UserStream)
-			}
-			if v.RecvWindow < 0 || v.RecvWindow > time.Minute {
-				bad(p+".recv_window", "must be at most 60s")
-			}
-			if v.Simulate && (v.BaseURL != "" || v.WSURL != "") {
-				bad(p, "simulate serves its own URLs: leave base_url and ws_url empty")
-			}
-		case "okx":
-			validateOKXVenue(p, v, bad)
-		case "":
-			bad(p+".kind", "required (paper, binance or okx)")
-		default:
-			bad(p+".kind", "unknown venue kind %q (known: paper, binance, okx)", v.Kind)
-		}
-	}
-	if len(c.Keys) == 0 {
-		bad("keys", "at least one key is required")
-	}
-	for _, id := range sortedKeys(c.Keys) {
-		k, p := c.Keys[id], "keys."+id
-		if !validID(id) {
-			bad(p, "key ID must match ^[A-Za-z0-9_-]{1,64}$")
-		}
-		if _, ok := c.Venues[k.Venue]; !ok {
-			bad(p+".venue", "%q is not a configured venue", k.Venue)
-		}
-		if k.SecretEnv != "" && k.SecretFile != "" {
-			bad(p, "secret_env and secret_file are exclusive")
-		}
-		if k.QueueSize < 1 {
-			bad(p+".queue_size", "must be at least 1")
-		}
-		switch k.Preset {
-		case "", "binance", "okx":
-		default:
-			bad(p+".preset", "unknown preset %q (known: binance, okx)", k.Preset)
-		}
-		if k.Preset != "" && len(k.Limits) > 0 {
-			bad(p+".limits", "give limits or a preset, not both")
-		}
-		switch k.KeyType {
-		case "", "hmac", "ed25519":
-		default:
-			bad(p+".key_type", "must be hmac or ed25519, got %q", k.KeyType)
-		}
-		if v := c.Venues[k.Venue]; v.Kind == "binance" && !v.Simulate && (k.APIKey == "" || k.SecretEnv == "" && k.SecretFile == "") {
-			bad(p, "a binance key needs api_key and secret_env or secret_file")
-		}
-		validateOKXKey(p, k, c.Venues[k.Venue], bad)
-		names := map[string]bool{}
-		for i, l := range k.Limits {
-			lp := fmt.Sprintf("%s.limits[%d]", p, i)
-			if l.Name == "" {
-				bad(lp+".name", "required")
-			} else if names[l.Name] {
-				bad(lp+".name", "duplicate limit name %q", l.Name)
-			}
-			names[l.Name] = true
-			validateLimit(lp, l, bad)
-		}
-		validatePermissions(p+".permissions", k.Permissions, bad)
-		for i, l := range k.VenueLimits {
-			validateLimit(fmt.Sprintf("%s.venue_limits[%d]", p, i), l, bad)
-		}
-	}
-	if len(c.Strategies) == 0 {
-		bad("strategies", "at least one strategy is required")
-	}
-	for _, id := range sortedKeys(c.Strategies) {
-		s, p := c.Strategies[id], "strategies."+id
-		if !validID(id) {
-			bad(p, "strategy ID must match ^[A-Za-z0-9_-]{1,64}$")
-		}
-		if len(s.Keys) == 0 {
-			bad(p+".keys", "at least one key is required")
-		}
-		switch s.Policy {
-		case "", "failover", "sticky", "least_loaded":
-		case "pinned":
-			if len(s.Keys) != 1 {
-				bad(p+".keys", "policy pinned takes exactly one key, got %d", len(s.Keys))
-			}
-		default:
-			bad(p+".policy", "unknown policy %q (failover, pinned, sticky, least_loaded)", s.Policy)
-		}
-		for name, v := range map[string]string{"max_order_notional": s.Risk.MaxOrderNotional, "max_open_notional": s.Risk.MaxOpenNotional, "price_band": s.Risk.PriceBand} {
-			if v == "" {
-				continue
-			}
-			if d, err := decimal.NewFromString(v); err != nil || !d.IsPositive() {
-				bad(p+".risk."+name, "must be a positive decimal, got %q", v)
-			}
-		}
-		seen := map[string]bool{}
-		for i, k := range s.Keys {
-			if _, ok := c.Keys[k]; !ok {
-				bad(fmt.Sprintf("%s.keys[%d]", p, i), "%q is not a configured key", k)
-			}
-			if seen[k] {
-				bad(fmt.Sprintf("%s.keys[%d]", p, i), "%q listed twice", k)
-			}
-			seen[k] = true
-		}
-	}
-	if r := c.Streams.Replicas; r != 1 && r != 3 && r != 5 {
-		bad("streams.replicas", "must be 1, 3 or 5, got %d", r)
-	}
-	if c.Streams.OrdersMaxAge < 0 || c.Streams.ReportsMaxAge < 0 || c.Streams.ReportsMaxBytes < 0 {
-		bad("streams", "ages and sizes must not be negative")
-	}
-	if c.Streams.DedupeHorizon < c.Streams.OrdersMaxAge {
-		bad("streams.dedupe_horizon", "must be at least orders_max_age (%v), so a redelivered intent finds its claim", c.Streams.OrdersMaxAge)
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
-}
-
-func validatePermissions(p string, pm Permissions, bad func(string, string, ...any)) {
-	for i, g := range pm.Symbols {
-		if _, err := path.Match(g, "BTC-USDT"); err != nil {
-			bad(fmt.Sprintf("%s.symbols[%d]", p, i), "bad pattern %q: %v", g, err)
-		}
-	}
-	for i, v := range pm.Sides {
-		if v != "buy" && v != "sell" {
-			bad(fmt.Sprintf("%s.sides[%d]", p, i), "must be buy or sell, got %q", v)
-		}
-	}
-	for i, v := range pm.Types {
-		if v != "limit" && v != "market" {
-			bad(fmt.Sprintf("%s.types[%d]", p, i), "must be limit or market, got %q", v)
-		}
-	}
-	if pm.MaxNotional != "" {
-		if d, err := decimal.NewFromString(pm.MaxNotional); err != nil || !d.IsPositive() {
-			bad(p+".max_notional", "must be a positive decimal, got %q", pm.MaxNotional)
-		}
-	}
-	if pm.MaxOpenOrders < 0 {
-		bad(p+".max_open_orders", "must not be negative")
-	}
-}
-
-func validateLimit(p string, l Limit, bad func(string, string, ...any)) {
-	switch l.Shape {
-	case "fixed", "sliding":
-		if l.Window <= 0 {
-			bad(p+".window", "required and positive for shape %s", l.Shape)
-		}
-	case "bucket", "decay":
-		if l.Rate <= 0 {
-			bad(p+".rate", "required and positive for shape %s", l.Shape)
-		}
-	case "":
-		bad(p+".shape", "required (fixed, sliding, bucket or decay)")
-	default:
-		bad(p+".shape", "unknown shape %q (fixed, sliding, bucket or decay)", l.Shape)
-	}
-	if l.Max < 1 {
-		bad(p+".max", "must be at least 1")
-	}
-	if l.Margin < 0 || l.Margin >= 1 {
-		bad(p+".margin", "must be in [0, 1)")
-	}
-	for class, cost := range l.Costs {
-		switch class {
-		case "new", "cancel", "amend", "query":
-		default:
-			bad(p+".costs."+class, "unknown operation class (new, cancel, amend, query)")
-		}
-		if cost < 0 {
-			bad(p+".costs."+class, "must not be negative")
-		}
-	}
-	for i, a := range l.AgeCosts {
-		ap := fmt.Sprintf("%s.age_costs[%d]", p, i)
-		if a.Under <= 0 || a.Cost < 0 {
-			bad(ap, "needs under > 0 and cost >= 0")
-		}
-		switch a.Class {
-		case "", "cancel", "amend":
-		default:
-			bad(ap+".class", "must be cancel or amend, got %q", a.Class)
-		}
-	}
-	switch {
-	case l.Scope == "key", l.Scope == "account", l.Scope == "symbol", strings.HasPrefix(l.Scope, "ip:") && len(l.Scope) > 3:
-	default:
-		bad(p+".scope", "must be key, account, symbol or ip:<id>, got %q", l.Scope)
-	}
 }
 
 // StrategyKeys returns the keys strategy may use, or nil if the strategy is
@@ -567,26 +358,3 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // KeyIDs returns the configured key IDs in sorted order.
 func (c *Config) KeyIDs() []string { return sortedKeys(c.Keys) }
-
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// Dec parses a validated decimal string of the config; "" is zero and
-// false.
-func Dec(s string) (decimal.Decimal, bool) {
-	if s == "" {
-		return decimal.Zero, false
-	}
-	d, err := decimal.NewFromString(s)
-	return d, err == nil
-}

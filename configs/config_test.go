@@ -27,7 +27,7 @@ func TestDefaultConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Venues["paper"].TakerFee != DefaultPaperFee || p.Venues["paper"].Tick != DefaultPaperTick || p.Keys["k"].Preset != "" {
+	if !p.Venues["paper"].TakerFee.Value().Equal(DefaultPaperFee) || p.Venues["paper"].Tick != DefaultPaperTick || p.Keys["k"].Preset != "" {
 		t.Errorf("paper defaults not applied: %+v %+v", p.Venues["paper"], p.Keys["k"])
 	}
 }
@@ -44,12 +44,21 @@ func TestValidationNamesEveryPath(t *testing.T) {
 venues:
   paper: {kind: paper, taker_fee: "2"}
   other: {kind: ftx}
+  ok: {kind: paper}
 keys:
   k1:
     venue: nowhere
     limits:
-      - {name: a, shape: fixed, max: 0}
-      - {name: a, shape: wobbly, max: 1, margin: 1.5, scope: planet, costs: {bogus: 1}}
+      - {name: a, shape: fixed, max: 0, window: 1s}
+      - {name: b, shape: wobbly, max: 1}
+      - {name: c, shape: fixed, max: 1, window: 1s, margin: 1.5, scope: planet, costs: {bogus: 1}}
+      - {name: d, shape: sliding, max: 1}
+  k2:
+    venue: ok
+    limits:
+      - {name: a, shape: fixed, max: 1, window: 1s}
+      - {name: a, shape: fixed, max: 2, window: 1s}
+    venue_limits: [{name: v, shape: bucket, max: 1, rate: 1}]
 strategies:
   s: {keys: [k1, k1, k9]}
 streams: {replicas: 2}
@@ -60,9 +69,10 @@ streams: {replicas: 2}
 	}
 	text := err.Error()
 	for _, want := range []string{
-		"venues.other.kind", "venues.paper.taker_fee", "keys.k1.venue", "keys.k1.limits[0].window",
-		"keys.k1.limits[0].max", "keys.k1.limits[1].name", "keys.k1.limits[1].shape",
-		"keys.k1.limits[1].margin", "keys.k1.limits[1].scope", "keys.k1.limits[1].costs.bogus",
+		"venues.other.kind", "venues.paper.taker_fee", "keys.k1.venue",
+		"keys.k1.limits[0].max", "keys.k1.limits[1].shape", "keys.k1.limits[2].margin",
+		"keys.k1.limits[2].scope", "keys.k1.limits[2].costs.bogus", "keys.k1.limits[3].window",
+		"keys.k2.venue_limits[0].shape",
 		"strategies.s.keys[1]", "strategies.s.keys[2]", "streams.replicas",
 	} {
 		if !strings.Contains(text, want+":") {

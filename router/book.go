@@ -113,7 +113,7 @@ type bookReport struct {
 func (t *term) followIfNeeded() error {
 	need := false
 	for _, st := range t.cfg.Load().Strategies {
-		need = need || st.Risk.MaxOpenNotional != ""
+		need = need || st.Risk.MaxOpenNotional.IsSet()
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -100,7 +100,9 @@ func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.T
 	if len(open) == 0 {
 		return refuse(messages.ReasonHalted, "every key the intent may use is halted (%v)", allowed)
 	}
-	policy, _ := ParsePolicy(st.Policy)
+	// The policy was checked when the config was loaded (Rank takes an
+	// unset one as failover).
+	policy := st.Policy
 	cands := make([]Candidate, len(open))
 	for i, k := range open {
 		cands[i] = v.Candidate(k, now)
@@ -145,7 +147,7 @@ func permits(pm configs.Permissions, k string, in *messages.OrderIntent, notiona
 	if len(pm.Types) > 0 && !slices.Contains(pm.Types, string(in.Type)) {
 		return fmt.Sprintf("key %s may not place %s orders", k, in.Type)
 	}
-	if max, ok := configs.Dec(pm.MaxNotional); ok {
+	if max, ok := pm.MaxNotional.Get(); ok {
 		if !priced {
 			return fmt.Sprintf("key %s bounds order notional and there is no reference price for %s", k, in.Symbol)
 		}
@@ -161,9 +163,9 @@ func permits(pm configs.Permissions, k string, in *messages.OrderIntent, notiona
 
 // riskCheck returns why in breaks the strategy's risk limits, or "".
 func riskCheck(r configs.Risk, v View, in *messages.OrderIntent, notional decimal.Decimal, priced bool) string {
-	maxOrder, hasMaxOrder := configs.Dec(r.MaxOrderNotional)
-	maxOpen, hasMaxOpen := configs.Dec(r.MaxOpenNotional)
-	band, hasBand := configs.Dec(r.PriceBand)
+	maxOrder, hasMaxOrder := r.MaxOrderNotional.Get()
+	maxOpen, hasMaxOpen := r.MaxOpenNotional.Get()
+	band, hasBand := r.PriceBand.Get()
 	if (hasMaxOrder || hasMaxOpen) && !priced {
 		return fmt.Sprintf("no reference price for %s to bound the notional of a market order", in.Symbol)
 	}

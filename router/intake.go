@@ -63,7 +63,7 @@ func (t *term) handleNew(ctx context.Context, m jetstream.Msg, tk *turn) {
 		// Counted before the publish, so the first report cannot come
 		// back before the order is on the books.
 		t.health.Sent(key, now)
-		if cfg.Strategies[strategy].Risk.MaxOpenNotional != "" {
+		if cfg.Strategies[strategy].Risk.MaxOpenNotional.IsSet() {
 			t.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
 		}
 	}

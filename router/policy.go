@@ -1,46 +1,24 @@
 package router
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"slices"
+
+	"github.com/keyrouter/keyrouter/configs"
 )
 
-// Policy names a key-selection policy of a strategy's pool.
-type Policy string
+// Policy names a key-selection policy of a strategy's pool. The names
+// are the config's (configs.Policy): a strategy's policy is checked and
+// defaulted when its config is loaded, so the router never parses one.
+type Policy = configs.Policy
 
-// Key-selection policies.
+// Key-selection policies; Rank says what each does.
 const (
-	// PolicyPinned sends every intent to the pool's first key: the
-	// strategy owns it, and nothing else is tried when it is unusable.
-	PolicyPinned Policy = "pinned"
-	// PolicySticky sends each symbol always to the same key of the pool
-	// (rendezvous hashing), for keys that are sub-accounts: a position
-	// lives on one account.
-	PolicySticky Policy = "sticky"
-	// PolicyLeastLoaded sends each intent to the key with the most free
-	// capacity now, for keys that share one account.
-	PolicyLeastLoaded Policy = "least_loaded"
-	// PolicyFailover takes the pool in order: the next key takes over
-	// while the ones before it are unusable. It is the default.
-	PolicyFailover Policy = "failover"
+	PolicyPinned      = configs.PolicyPinned
+	PolicySticky      = configs.PolicySticky
+	PolicyLeastLoaded = configs.PolicyLeastLoaded
+	PolicyFailover    = configs.PolicyFailover
 )
-
-// ErrUnknownPolicy is returned by ParsePolicy for a name it does not know.
-var ErrUnknownPolicy = errors.New("router: unknown key policy")
-
-// ParsePolicy returns the policy named s; "" means failover.
-func ParsePolicy(s string) (Policy, error) {
-	switch p := Policy(s); p {
-	case "":
-		return PolicyFailover, nil
-	case PolicyPinned, PolicySticky, PolicyLeastLoaded, PolicyFailover:
-		return p, nil
-	}
-	return "", fmt.Errorf("%w %q: want one of %s, %s, %s or %s (empty means %s)", ErrUnknownPolicy, s,
-		PolicyPinned, PolicySticky, PolicyLeastLoaded, PolicyFailover, PolicyFailover)
-}
 
 // Candidate is one key of a pool as the router sees it now.
 type Candidate struct {

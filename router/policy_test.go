@@ -1,12 +1,10 @@
 package router
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -55,36 +53,6 @@ func symbols(n int) []string {
 		syms[i] = fmt.Sprintf("SYM%d-USDT", i)
 	}
 	return syms
-}
-
-func TestParsePolicy(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Policy
-	}{
-		{"", PolicyFailover},
-		{"pinned", PolicyPinned},
-		{"sticky", PolicySticky},
-		{"least_loaded", PolicyLeastLoaded},
-		{"failover", PolicyFailover},
-	} {
-		got, err := ParsePolicy(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParsePolicy(%q) = %q, %v; want %q, nil", tc.in, got, err, tc.want)
-		}
-	}
-	for _, in := range []string{"Sticky", "round_robin", "least-loaded", " pinned"} {
-		got, err := ParsePolicy(in)
-		if !errors.Is(err, ErrUnknownPolicy) {
-			t.Errorf("ParsePolicy(%q) = %q, %v; want ErrUnknownPolicy", in, got, err)
-			continue
-		}
-		for _, name := range []string{"pinned", "sticky", "least_loaded", "failover"} {
-			if !strings.Contains(err.Error(), name) {
-				t.Errorf("ParsePolicy(%q) error %q does not name %s", in, err, name)
-			}
-		}
-	}
 }
 
 func TestRankPinned(t *testing.T) {

@@ -214,11 +214,7 @@ func printBanner(w io.Writer, ka *app.App, cfg *configs.Config) {
 	}
 	for _, id := range sortedKeys(cfg.Strategies) {
 		st := cfg.Strategies[id]
-		policy := st.Policy
-		if policy == "" {
-			policy = "failover"
-		}
-		fmt.Fprintf(w, "  strategy %-10s %s over %s\n", id, policy, strings.Join(st.Keys, ", "))
+		fmt.Fprintf(w, "  strategy %-10s %s over %s\n", id, st.Policy, strings.Join(st.Keys, ", "))
 	}
 	for _, id := range cfg.KeyIDs() {
 		kc := cfg.Keys[id]

@@ -3,6 +3,7 @@ package paper
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,4 +186,33 @@ func (l *limiter) usage(now time.Time) []executors.Usage {
 		out[i] = executors.Usage{Limit: lim.Name, Used: lim.w.Used(now)}
 	}
 	return out
+}
+
+// LimitsOf returns limits ls, all fixed, as the venue enforces them: a
+// key's rate budget as a venue counts it. Each counts the requests of the
+// classes it costs something for (the venue has no amend, so a limit
+// counting only amends is left out); one with an account scope
+// ("account:<id>") is shared through group. A limit of another shape is
+// an error: the venue counts fixed windows only.
+func LimitsOf(ls []budget.Limit, group *LimitGroup) ([]RateLimit, error) {
+	var out []RateLimit
+	for _, l := range ls {
+		if l.Shape != budget.Fixed {
+			return nil, fmt.Errorf("paper: rate limit %q: the venue counts fixed windows only, not %s", l.Name, l.Shape)
+		}
+		rl := RateLimit{Name: l.Name, Max: l.Max, Window: l.Window}
+		for _, c := range []string{ClassNew, ClassCancel, ClassQuery} {
+			if l.Costs[budget.Class(c)] > 0 {
+				rl.Classes = append(rl.Classes, c)
+			}
+		}
+		if len(rl.Classes) == 0 {
+			continue
+		}
+		if strings.HasPrefix(l.Scope, "account:") {
+			rl.Group = group
+		}
+		out = append(out, rl)
+	}
+	return out, nil
 }

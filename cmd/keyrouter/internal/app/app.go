@@ -28,7 +28,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/run"
 	"github.com/rs/zerolog"
-	"github.com/shopspring/decimal"
 )
 
 // App is one keyrouter process: an embedded NATS server or a connection to
@@ -385,33 +384,15 @@ func (a *App) startExecutors(ctx context.Context) error {
 		}
 		vc := a.Config.Venues[kc.Venue]
 		var venue executors.Venue
-		limits := budgetLimits(kc)
-		var err error
+		limits, err := kc.BudgetLimits()
+		if err != nil {
+			return fmt.Errorf("keys.%s: %w", id, err)
+		}
 		switch vc.Kind {
 		case "paper":
-			x := a.exchanges[kc.Venue]
-			if x == nil {
-				x, err = paper.NewExchange(paper.Config{Seed: vc.Seed,
-					MakerFee: decimal.RequireFromString(vc.MakerFee), TakerFee: decimal.RequireFromString(vc.TakerFee)})
-				if err != nil {
-					return fmt.Errorf("venues.%s: %w", kc.Venue, err)
-				}
-				a.exchanges[kc.Venue] = x
-				tick := vc.Tick
-				a.add(ctx, "venue "+kc.Venue, func(ctx context.Context) error {
-					err := x.Run(ctx, tick)
-					if errors.Is(err, context.Canceled) {
-						return nil
-					}
-					return err
-				})
+			if venue, err = a.paperVenue(ctx, id, kc, paperGroups); err != nil {
+				return err
 			}
-			g := paperGroups[kc.Venue+"/"+kc.Account]
-			if g == nil {
-				g = paper.NewLimitGroup()
-				paperGroups[kc.Venue+"/"+kc.Account] = g
-			}
-			venue = paper.NewVenue(x, kc.Account, paper.VenueOptions{Latency: vc.Latency, Limits: paperLimits(kc, g)})
 		case "binance":
 			if venue, limits, err = a.binanceVenue(ctx, id, kc); err != nil {
 				return err
@@ -443,53 +424,42 @@ func (a *App) startExecutors(ctx context.Context) error {
 	return nil
 }
 
-// budgetLimits turns a key's configured limits into the budget's.
-func budgetLimits(kc configs.Key) []budget.Limit {
-	out := make([]budget.Limit, 0, len(kc.Limits))
-	for _, l := range kc.Limits {
-		bl := budget.Limit{
-			Name: l.Name, Shape: budget.Shape(l.Shape), Max: l.Max, Window: l.Window,
-			Rate: l.Rate, Margin: l.Margin, Scope: l.Scope, Costs: map[budget.Class]int64{},
+// paperVenue connects key id to its paper venue, starting the venue's
+// exchange first if no key did yet. The venue enforces the key's limits
+// itself, as a real one would (account-scope ones shared through the
+// account's group in groups).
+func (a *App) paperVenue(ctx context.Context, id string, kc configs.Key, groups map[string]*paper.LimitGroup) (executors.Venue, error) {
+	vc := a.Config.Venues[kc.Venue]
+	x := a.exchanges[kc.Venue]
+	if x == nil {
+		var err error
+		x, err = paper.NewExchange(paper.Config{Seed: vc.Seed, MakerFee: vc.MakerFee.Value(), TakerFee: vc.TakerFee.Value()})
+		if err != nil {
+			return nil, fmt.Errorf("venues.%s: %w", kc.Venue, err)
 		}
-		if l.Scope == "account" {
-			bl.Scope = "account:" + kc.Venue + "/" + kc.Account
-		}
-		for c, v := range l.Costs {
-			bl.Costs[budget.Class(c)] = v
-		}
-		for _, a := range l.AgeCosts {
-			bl.AgeCost = append(bl.AgeCost, budget.AgeStep{Class: budget.Class(a.Class), Under: a.Under, Cost: a.Cost})
-		}
-		out = append(out, bl)
-	}
-	return out
-}
-
-// paperLimits makes the simulated venue enforce a key's fixed-window
-// limits itself, as a real venue would (account-scope ones shared through
-// g).
-func paperLimits(kc configs.Key, g *paper.LimitGroup) []paper.RateLimit {
-	var out []paper.RateLimit
-	limits := kc.Limits
-	if kc.VenueLimits != nil {
-		limits = kc.VenueLimits
-	}
-	for _, l := range limits {
-		if l.Shape != "fixed" {
-			continue
-		}
-		rl := paper.RateLimit{Name: l.Name, Max: l.Max, Window: l.Window}
-		for c, cost := range l.Costs {
-			if cost > 0 {
-				rl.Classes = append(rl.Classes, c)
+		a.exchanges[kc.Venue] = x
+		a.add(ctx, "venue "+kc.Venue, func(ctx context.Context) error {
+			err := x.Run(ctx, vc.Tick)
+			if errors.Is(err, context.Canceled) {
+				return nil
 			}
-		}
-		if l.Scope == "account" {
-			rl.Group = g
-		}
-		out = append(out, rl)
+			return err
+		})
 	}
-	return out
+	g := groups[kc.Venue+"/"+kc.Account]
+	if g == nil {
+		g = paper.NewLimitGroup()
+		groups[kc.Venue+"/"+kc.Account] = g
+	}
+	limits, err := paper.LimitsOf(kc.PaperLimits(), g)
+	opts := paper.VenueOptions{Latency: vc.Latency, Limits: limits}
+	if err == nil {
+		err = opts.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys.%s.venue_limits: %w", id, err)
+	}
+	return paper.NewVenue(x, kc.Account, opts), nil
 }
 
 // Wait blocks until a component fails or ctx ends, and returns the first

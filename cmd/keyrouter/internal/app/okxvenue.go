@@ -12,7 +12,6 @@ import (
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/executors/okx"
 	"github.com/keyrouter/keyrouter/executors/okxsim"
-	"github.com/shopspring/decimal"
 )
 
 // okxVenue connects key id to its OKX venue (starting the in-process
@@ -55,10 +54,10 @@ func (a *App) okxVenue(ctx context.Context, id string, kc configs.Key) (executor
 	if err != nil {
 		return nil, nil, fmt.Errorf("key %s: %w", id, err)
 	}
-	limits, err := keyLimits(kc)
+	limits, err := kc.BudgetLimits()
 	if err != nil {
 		v.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("keys.%s: %w", id, err)
 	}
 	if kc.Preset == "okx" {
 		// The venue says what the sub-account's limit is; trust it over
@@ -116,7 +115,7 @@ func (a *App) okxSimulator(venue string) (*simVenue, error) {
 			return nil, fmt.Errorf("venues.%s.sim_config: %w", venue, err)
 		}
 	} else {
-		scfg.MakerFee = decimal.RequireFromString(configs.DefaultPaperFee)
+		scfg.MakerFee = configs.DefaultPaperFee
 		scfg.TakerFee = scfg.MakerFee
 		scfg.PriceTick = configs.DefaultPaperTick
 		scfg.Seed = 1

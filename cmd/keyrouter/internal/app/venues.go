@@ -14,7 +14,6 @@ import (
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/executors/okxsim"
 	"github.com/keyrouter/keyrouter/executors/paper"
-	"github.com/shopspring/decimal"
 )
 
 // binanceVenue connects key id to its Binance venue (starting the
@@ -50,9 +49,9 @@ func (a *App) binanceVenue(ctx context.Context, id string, kc configs.Key) (exec
 		}
 		cfg.Secret = secret
 	}
-	limits, err := keyLimits(kc)
+	limits, err := kc.BudgetLimits()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("keys.%s: %w", id, err)
 	}
 	v, err := binance.New(ctx, cfg)
 	if err != nil {
@@ -80,14 +79,6 @@ func (a *App) binanceVenue(ctx context.Context, id string, kc configs.Key) (exec
 		}
 	}
 	return v, limits, nil
-}
-
-// keyLimits returns a key's budget: its preset, or its own limits.
-func keyLimits(kc configs.Key) ([]budget.Limit, error) {
-	if kc.Preset != "" {
-		return budget.Preset(kc.Preset, budget.PresetOptions{Account: kc.Venue + "/" + kc.Account, IP: kc.Venue + "/" + kc.IP})
-	}
-	return budgetLimits(kc), nil
 }
 
 // simAPIKey is the API key a simulated key uses: its api_key, or its ID.
@@ -137,7 +128,7 @@ func (a *App) simulator(venue string) (*simVenue, error) {
 			return nil, fmt.Errorf("venues.%s.sim_config: %w", venue, err)
 		}
 	} else {
-		scfg.MakerFee = decimal.RequireFromString(configs.DefaultPaperFee)
+		scfg.MakerFee = configs.DefaultPaperFee
 		scfg.TakerFee = scfg.MakerFee
 		scfg.PriceTick = configs.DefaultPaperTick
 		scfg.Seed = 1

@@ -101,10 +101,7 @@ func NewView(cfg *configs.Config, heartbeatTimeout time.Duration) *View {
 	}
 	for id, s := range cfg.Strategies {
 		sv := v.strategy(id)
-		sv.policy = s.Policy
-		if sv.policy == "" {
-			sv.policy = "failover"
-		}
+		sv.policy = string(s.Policy) // defaulted at load
 		sv.keys = slices.Clone(s.Keys)
 		for _, k := range s.Keys {
 			if kv := v.keys[k]; kv != nil {
