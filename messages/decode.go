@@ -232,7 +232,7 @@ func objectFields(data []byte, known map[string]bool) (map[string]json.RawMessag
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fields, &ValidationError{Field: unknown[0], Rule: fmt.Sprintf("unknown field %q", unknown[0])}
+		return fields, &ValidationError{Field: unknown[0], Rule: "unknown field"}
 	}
 	return fields, nil
 }

@@ -34,7 +34,7 @@ func ExampleDecodeOrderIntent_invalid() {
 		fmt.Printf("field %q: %v\n", verr.Field, err)
 	}
 	// Output:
-	// field "quantiy": quantiy: unknown field "quantiy"
+	// field "quantiy": quantiy: unknown field
 }
 
 func ExampleDecodeCancelIntent() {
