@@ -52,7 +52,8 @@
 // Ed25519 keys alike. The listenKey flow (POST /api/v3/userDataStream,
 // /ws/<listenKey>, PUT every 30 minutes) is kept as UserStream
 // "listenkey" for simulators: Binance deprecated it, and retired it on spot
-// production. The stream reconnects with backoff; while it is down, and
+// production. The stream reconnects with jittered backoff (a random wait
+// in [b/2, b), b doubling from 100ms to 30s); while it is down, and
 // once after every reconnect, tracked orders are polled with GET
 // /api/v3/openOrders and GET /api/v3/order (+ myTrades for fills). Only
 // orders of this Venue (its client IDs, all of which start with "kr") are

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,13 +56,24 @@ func (v *Venue) streamLoop(ctx context.Context) {
 		if time.Since(start) > streamStable {
 			backoff = streamMinBackoff
 		}
-		v.log.Warn().Str("error", errText(err)).Dur("retry_in", backoff).Msg("binance user data stream down; polling open orders")
+		wait := jitter(backoff)
+		v.log.Warn().Str("error", errText(err)).Dur("retry_in", wait).Msg("binance user data stream down; polling open orders")
 		v.kickPoll()
-		if !sleep(ctx, backoff) {
+		if !sleep(ctx, wait) {
 			return
 		}
 		backoff = min(2*backoff, streamMaxBackoff)
 	}
+}
+
+// jitter is a random wait in [d/2, d): the keys of a process, or the
+// processes of a deployment, that lost their streams together (a venue
+// restart, a network blip) do not all reconnect at the same instants.
+func jitter(d time.Duration) time.Duration {
+	if d < 2 {
+		return d
+	}
+	return d/2 + rand.N(d-d/2)
 }
 
 func errText(err error) string {
