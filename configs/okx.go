@@ -64,7 +64,7 @@ func (c *Config) LoadPassphrase(id string) ([]byte, error) {
 	}
 	b, err := loadSecret(id, "passphrase", k.PassphraseEnv, k.PassphraseFile)
 	if b == nil && err == nil {
-		return nil, fmt.Errorf("key %s: %w", id, ErrNoPassphrase)
+		return nil, fmt.Errorf("%w: %s", ErrNoPassphrase, id)
 	}
 	return b, err
 }

@@ -21,7 +21,7 @@ func (c *Config) LoadSecret(id string) ([]byte, error) {
 	}
 	b, err := loadSecret(id, "secret", k.SecretEnv, k.SecretFile)
 	if b == nil && err == nil {
-		return nil, fmt.Errorf("key %s: %w", id, ErrNoSecret)
+		return nil, fmt.Errorf("%w: %s", ErrNoSecret, id)
 	}
 	return b, err
 }
