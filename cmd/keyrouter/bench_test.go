@@ -1,25 +1,32 @@
 package main
 
 import (
-	"io"
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
-// The hops bench runs end to end: every intent answered once by both
-// systems, and the JSON object has its figures.
-func TestBenchHops(t *testing.T) {
-	bf := &benchFlags{scenario: "hops", intents: 500, latencyIntents: 50, inflight: 64, keys: 1, logLevel: "error", progress: io.Discard}
-	res, err := benchHops(bf)
-	if err != nil {
-		t.Fatal(err)
+// `keyrouter bench` takes its flags, ends with the JSON object, and writes
+// no progress line when stderr is not a terminal.
+func TestBenchCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--scenario", "hops", "--intents", "200", "--latency-intents", "20", "--inflight", "16", "--json"}
+	if code := run(args, &out, &errOut); code != 0 {
+		t.Fatalf("bench exited %d: %s", code, errOut.String())
 	}
-	if *res.Lost != 0 || *res.Duplicates != 0 {
-		t.Errorf("lost %d duplicates %d", *res.Lost, *res.Duplicates)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var res struct {
+		Scenario string `json:"scenario"`
+		Intents  int    `json:"intents"`
 	}
-	if res.ThroughputPerS <= 0 || res.Baseline.ThroughputPerS <= 0 || res.LatencyUS.P50 <= 0 || res.Baseline.LatencyUS.P50 <= 0 {
-		t.Errorf("missing figures: %+v baseline %+v", res, res.Baseline)
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.Scenario != "hops" || res.Intents != 200 {
+		t.Errorf("last line %q: %+v, %v; want the JSON object of a hops run of 200 intents", lines[len(lines)-1], res, err)
 	}
-	if res.Ratio.Throughput <= 0 || res.Ratio.LatencyP50 <= 0 {
-		t.Errorf("ratios %+v", res.Ratio)
+	if strings.Contains(errOut.String(), "\r") {
+		t.Errorf("progress written to a stderr that is no terminal: %q", errOut.String())
+	}
+	if code := run([]string{"bench", "--scenario", "nope"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), `unknown scenario "nope"`) {
+		t.Errorf("unknown scenario: exit %d, %q", code, errOut.String())
 	}
 }

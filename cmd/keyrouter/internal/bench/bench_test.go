@@ -1,0 +1,118 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// The hops bench runs end to end: every intent answered once by both
+// systems, and the JSON object has its figures under the contract's names.
+func TestHops(t *testing.T) {
+	res, err := Run(t.Context(), Hops, Options{Intents: 500, LatencyIntents: 50, Inflight: 64, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *res.Lost != 0 || *res.Duplicates != 0 {
+		t.Errorf("lost %d duplicates %d", *res.Lost, *res.Duplicates)
+	}
+	if res.ThroughputPerS <= 0 || res.Baseline.ThroughputPerS <= 0 || res.LatencyUS.P50 <= 0 || res.Baseline.LatencyUS.P50 <= 0 {
+		t.Errorf("missing figures: %+v baseline %+v", res, res.Baseline)
+	}
+	if res.Ratio.Throughput <= 0 || res.Ratio.LatencyP50 <= 0 {
+		t.Errorf("ratios %+v", res.Ratio)
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{`"scenario":"hops"`, `"intents":500`, `"throughput_per_s":`, `"latency_us":{"p50":`, `"p99":`, `"p999":`,
+		`"baseline":{"intents":500,"throughput_per_s":`, `"ratio":{"latency_p50":`, `"throughput":`, `"lost":0`, `"duplicates":0`} {
+		if !strings.Contains(string(data), field) {
+			t.Errorf("JSON %s has no %s", data, field)
+		}
+	}
+}
+
+// TestIsolationSurgeNeverQueuesOtherStrategy runs the isolation bench
+// briefly: while strategy a sends twenty times its keys' budget, none of
+// strategy b's orders waits for budget in b's executors (b sends half the
+// budget of b1, the key its failover pool uses) and none is lost. Latency
+// figures are printed, not asserted: a bench is not a timed assertion.
+func TestIsolationSurgeNeverQueuesOtherStrategy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	res, err := Run(t.Context(), Isolation, Options{Duration: 4 * time.Second, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := res.Isolation
+	t.Logf("b without surge %+v, with surge %+v; all %+v", x.BWithout, x.BWith, x)
+	if res.Scenario != Isolation || res.Intents == 0 {
+		t.Fatalf("scenario %q with %d intents", res.Scenario, res.Intents)
+	}
+	if *res.Lost != 0 || x.BLost != 0 {
+		t.Errorf("b lost %d intents (no first report)", *res.Lost)
+	}
+	if *res.Duplicates != 0 {
+		t.Errorf("b got %d duplicate first reports", *res.Duplicates)
+	}
+	// b's orders never wait for budget: a's surge has its own keys.
+	// (Latency figures are printed: the machine's two cores are shared.)
+	if w := x.BWith.BudgetWaits; w != 0 {
+		t.Errorf("b's orders waited for budget %d times during a's surge; want 0", w)
+	}
+	if w := x.BWithout.BudgetWaits; w != 0 {
+		t.Errorf("b's orders waited for budget %d times without a surge; want 0", w)
+	}
+	if len(x.AAcceptedByKey) < 2 {
+		t.Errorf("a's surge used keys %v; least_loaded should spread it over both", x.AAcceptedByKey)
+	}
+	if x.ARateLimited+x.AExpired == 0 {
+		t.Errorf("a's surge was neither rate_limited nor expired: its keys were not saturated (%+v)", x)
+	}
+	if x.AAccepted == 0 {
+		t.Errorf("a had no order accepted during its surge")
+	}
+}
+
+// A run stops when its context ends (here at its first progress line,
+// well into an hour-long run), and says so.
+func TestRunStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	begin := time.Now()
+	_, err := Run(ctx, Saturate, Options{Duration: time.Hour, Logger: zerolog.Nop(), Progress: cancelOnWrite(cancel)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if took := time.Since(begin); took > 30*time.Second {
+		t.Errorf("took %v to stop", took)
+	}
+}
+
+// cancelOnWrite is a progress writer that cancels the run.
+type cancelOnWrite context.CancelFunc
+
+func (c cancelOnWrite) Write(p []byte) (int, error) {
+	c()
+	return len(p), nil
+}
+
+func TestPercentiles(t *testing.T) {
+	us := []float64{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}
+	if got, want := percentiles(us), (Percentiles{P50: 5, P99: 10, P999: 10}); got != want {
+		t.Errorf("percentiles = %+v, want %+v", got, want)
+	}
+	if us[0] != 5 {
+		t.Errorf("percentiles sorted its argument")
+	}
+	if got := percentiles(nil); got != (Percentiles{}) {
+		t.Errorf("percentiles(nil) = %+v", got)
+	}
+}
