@@ -41,8 +41,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	c := newClient(t, ka)
 	stopAlpha := flow(t, c.nc, "alpha", 30)
 	defer stopAlpha()
-	// beta-1's venue takes 5 orders per 10 s: at 3 a second beta-1 is
-	// throttled most of each window and beta-2 takes over meanwhile.
+	// beta-1's venue takes 5 orders an hour: at 3 a second beta-1 is
+	// soon throttled and beta-2 takes over meanwhile.
 	stopBeta := flow(t, c.nc, "beta", 3)
 	defer stopBeta()
 	for i := range 3 {

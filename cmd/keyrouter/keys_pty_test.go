@@ -87,7 +87,6 @@ func TestKeysLiveRedraws(t *testing.T) {
 	if !strings.HasPrefix(out.String(), ansiAltScreen) {
 		t.Errorf("keys did not switch to the alternate screen: %q", head(out.String()))
 	}
-	waitWindowStart(10*time.Second, 3*time.Second) // the orders' budget use stays in view a while
 	for i := range 5 {
 		c.submit("alpha", marketIntentBTC("k"+string(rune('a'+i))))
 	}

@@ -21,18 +21,23 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// monitorConfig: alpha spreads over two keys; beta's first key is one the
-// venue holds to 5 orders per 10 s while its budget allows 200, so a burst
-// on beta draws a 429 and turns beta-1 throttled (beta-2 takes over).
+// monitorConfig: alpha spreads over two keys, whose budget use stays in
+// view for 10 s after each order (sliding windows, not aligned to the
+// clock); beta's first key is one the venue holds to 5 orders an hour
+// while its budget allows 200, so a burst on beta draws a 429 and turns
+// beta-1 throttled until the hour ends (beta-2 takes over). An hour, so
+// that no test needs to wait for the start of a window: a burst would
+// cross the venue's window boundary, and the throttle end there, only in
+// its last moments.
 const monitorConfig = `
 venues: {paper: {kind: paper, seed: 1, tick: 100ms}}
 keys:
-  alpha-1: {venue: paper, limits: [{name: orders_10s, shape: fixed, max: 200, window: 10s}]}
-  alpha-2: {venue: paper, limits: [{name: orders_10s, shape: fixed, max: 200, window: 10s}]}
+  alpha-1: {venue: paper, limits: [{name: orders_10s, shape: sliding, max: 200, window: 10s}]}
+  alpha-2: {venue: paper, limits: [{name: orders_10s, shape: sliding, max: 200, window: 10s}]}
   beta-1:
     venue: paper
     limits: [{name: orders_10s, shape: fixed, max: 200, window: 10s}]
-    venue_limits: [{name: orders_10s, shape: fixed, max: 5, window: 10s}]
+    venue_limits: [{name: orders_1h, shape: fixed, max: 5, window: 1h}]
   beta-2: {venue: paper, limits: [{name: orders_10s, shape: fixed, max: 200, window: 10s}]}
 strategies:
   alpha: {keys: [alpha-1, alpha-2], policy: least_loaded}
@@ -181,8 +186,7 @@ func TestMetricsWhileOrdersFlow(t *testing.T) {
 		t.Errorf("router consumers bound = %v, want 1", got)
 	}
 
-	// beta-1's venue takes 5 orders per 10 s: the 6th draws a 429.
-	waitWindowStart(10*time.Second, 6*time.Second)
+	// beta-1's venue takes 5 orders an hour: the 6th draws a 429.
 	burst(t, c, "beta", "b", 8)
 	throttled := series("keyrouter_key_state", "key", "beta-1", "state", "throttled", "venue", "paper")
 	waitFor(t, 5*time.Second, "beta-1 throttled in /metrics", func() bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/clocktest"
 	"github.com/nats-io/nats.go"
 )
 
@@ -47,8 +48,11 @@ func control(t *testing.T, nc *nats.Conn, verb string, req messages.HaltRequest)
 
 // A key that turns bad hands its queued orders to the next key of a
 // failover pool, new intents go there while it is bad, cancels follow the
-// moved orders, and traffic returns when the key recovers.
+// moved orders, and traffic returns when the key recovers. keyrouter and
+// the venue run on a manual clock: k1's throttle ends when the test moves
+// it to the venue's next window.
 func TestFailoverMovesOrdersAndReturns(t *testing.T) {
+	clock := clocktest.New(windowStart)
 	ka := testApp(t, parseConfig(t, `
 venues: {paper: {kind: paper, seed: 1, tick: 1h}}
 keys:
@@ -58,9 +62,8 @@ keys:
     venue_limits: [{name: r10s, shape: fixed, max: 2, window: 10s}]
   k2: {venue: paper, limits: [{name: r1s, shape: fixed, max: 50, window: 1s}]}
 strategies: {s: {keys: [k1, k2], policy: failover}}
-`))
+`), func(a *app.App) { a.Clock = clock })
 	c := newClient(t, ka)
-	waitWindowStart(10*time.Second, 7*time.Second)
 	for i := 1; i <= 5; i++ {
 		c.submit("s", limitIntent(fmt.Sprintf("o%d", i)))
 	}
@@ -79,7 +82,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 	}
 	// While k1 is throttled, new intents go to k2.
 	waitFor(t, 5*time.Second, "the router to see k1 throttled", func() bool {
-		s, _ := ka.Router().Health().State("k1", time.Now())
+		s, _ := ka.Router().Health().State("k1", clock.Now())
 		return s == messages.KeyThrottled
 	})
 	c.submit("s", limitIntent("o6"))
@@ -91,9 +94,10 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 	if r := c.waitKind("s", "o4", messages.KindCanceled); r.Key != "k2" {
 		t.Errorf("o4 canceled on %s, want k2", r.Key)
 	}
-	// Back to k1 once its throttle ends.
+	// Back to k1 once its throttle ends, with the venue's next window.
+	clock.Set(windowStart.Add(10 * time.Second))
 	waitFor(t, 15*time.Second, "k1 active again", func() bool {
-		s, _ := ka.Router().Health().State("k1", time.Now())
+		s, _ := ka.Router().Health().State("k1", clock.Now())
 		return s == messages.KeyActive
 	})
 	c.submit("s", limitIntent("o7"))

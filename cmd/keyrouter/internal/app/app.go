@@ -62,7 +62,8 @@ type App struct {
 	// LeaseTTL: a process silent this long loses its leases to a standby
 	// (default bus.DefaultLeaseTTL).
 	LeaseTTL time.Duration
-	// Clock drives leases and executors (tests); default the wall clock.
+	// Clock drives leases, the router, executors and paper venues
+	// (tests); default the wall clock.
 	Clock bus.Clock
 	// HTTPListen, if set, serves /metrics, /healthz, /readyz and (with
 	// RunRouter) the dashboard on this address ("host:port"; port 0 picks
@@ -433,7 +434,7 @@ func (a *App) paperVenue(ctx context.Context, id string, kc configs.Key, groups 
 	x := a.exchanges[kc.Venue]
 	if x == nil {
 		var err error
-		x, err = paper.NewExchange(paper.Config{Seed: vc.Seed, MakerFee: vc.MakerFee.Value(), TakerFee: vc.TakerFee.Value()})
+		x, err = paper.NewExchange(paper.Config{Seed: vc.Seed, MakerFee: vc.MakerFee.Value(), TakerFee: vc.TakerFee.Value(), Clock: a.Clock.Now})
 		if err != nil {
 			return nil, fmt.Errorf("venues.%s: %w", kc.Venue, err)
 		}
