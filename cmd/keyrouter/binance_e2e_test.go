@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/executors/binancesim"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
@@ -149,19 +149,7 @@ func TestBinanceFaultsNeverDuplicate(t *testing.T) {
 	accepted := 0
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("x%d", i)
-		var first messages.ExecutionReport
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			rs := c.reports("s", id)
-			if len(rs) > 0 {
-				first = rs[0]
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no report", id)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		first := c.waitReport("s", id, "a first report", func(messages.ExecutionReport) bool { return true })
 		if first.Kind == messages.KindAccepted {
 			accepted++
 		}
@@ -206,7 +194,7 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs, statuses syncBuffer
+	var logs, statuses bustest.Buffer
 	ka := testApp(t, cfg, func(a *app.App) { a.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel) })
 	c := newClient(t, ka)
 	sub, err := c.nc.Subscribe("keys.>", func(m *nats.Msg) { statuses.Write(append(m.Data, '\n')) })
@@ -234,7 +222,7 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 	if r.Reason != messages.ReasonKeyUnavailable {
 		t.Errorf("order on a revoked key: reason %s (%s), want key_unavailable", r.Reason, r.Message)
 	}
-	waitFor(t, 5*time.Second, "b2 down in KeyStatus", func() bool { return strings.Contains(statuses.String(), `"state":"down"`) })
+	bustest.WaitFor(t, "b2 down in KeyStatus", func() bool { return strings.Contains(statuses.String(), `"state":"down"`) })
 	if err := ka.Close(); err != nil {
 		t.Logf("close: %v", err)
 	}
@@ -262,23 +250,6 @@ strategies: {s: {keys: [b1]}, t: {keys: [b2]}}
 	if !strings.Contains(logs.String(), "b2") {
 		t.Errorf("the logs do not mention the key that went down")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Only the executor serving a key loads its secret: an executor of b1 and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 // chromium returns Debian's chromium, installing it with
@@ -85,7 +86,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The gauge moves: its fill takes at least two different non-zero
 	// widths as the key's budget fills within its window.
 	widths := map[string]bool{}
-	waitFor(t, 20*time.Second, "alpha-1's orders_10s gauge to move", func() bool {
+	bustest.WaitFor(t, "alpha-1's orders_10s gauge to move", func() bool {
 		w, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('`+gauge+` .gauge-fill').style.width`))
 		if err != nil {
 			t.Fatalf("reading the gauge: %v", err)

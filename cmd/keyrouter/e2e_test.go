@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/shopspring/decimal"
 )
 
@@ -135,7 +136,7 @@ func TestDuplicateIntent(t *testing.T) {
 	}
 	// A third copy, even with another body, is a duplicate too.
 	c.submit("alpha", strings.Replace(body, "0.01", "0.02", 1))
-	waitFor(t, 10*time.Second, "second duplicate", func() bool {
+	bustest.WaitFor(t, "second duplicate", func() bool {
 		n := 0
 		for _, r := range c.reports("alpha", "d1") {
 			if r.Reason == messages.ReasonDuplicate {
@@ -215,7 +216,7 @@ func TestExactlyOneFirstReport(t *testing.T) {
 	first := func(r messages.ExecutionReport) bool {
 		return r.Kind == messages.KindAccepted || r.Kind == messages.KindRejected || r.Kind == messages.KindExpired
 	}
-	waitFor(t, 20*time.Second, "a first report for every intent", func() bool {
+	bustest.WaitFor(t, "a first report for every intent", func() bool {
 		for _, id := range ids {
 			ok := false
 			for _, r := range c.reports("alpha", id) {

@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
+
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 // exchange-sim with a config file (accounts and a secret from a file) and
@@ -26,14 +27,14 @@ func TestExchangeSimAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr bustest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- exchangeSim(ctx, []string{"--config", conf, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, &stderr)
 	}()
 	re := regexp.MustCompile(`(?s)serving Binance spot protocol on (http://\S+)\n.*admin API on (http://\S+)\n`)
 	var m []string
-	waitFor(t, 5*time.Second, "the URLs on stderr", func() bool { m = re.FindStringSubmatch(stderr.String()); return m != nil })
+	bustest.WaitFor(t, "the URLs on stderr", func() bool { m = re.FindStringSubmatch(stderr.String()); return m != nil })
 	get := func(url string) (int, []byte) {
 		t.Helper()
 		resp, err := http.Get(url)

@@ -11,6 +11,7 @@ import (
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -114,34 +115,27 @@ func (c *client) reports(strategy, id string) []messages.ExecutionReport {
 	return out
 }
 
-// waitFor polls until f is true or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitReport waits for a report of (strategy, id) matching f and returns it.
 func (c *client) waitReport(strategy, id string, what string, f func(messages.ExecutionReport) bool) messages.ExecutionReport {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		rs := c.reports(strategy, id)
-		for _, r := range rs {
-			if f(r) {
-				return r
+	var got *messages.ExecutionReport
+	var seen []messages.ExecutionReport
+	defer func() {
+		if got == nil { // WaitFor failed the test
+			c.t.Logf("%s/%s has reports %v", strategy, id, kinds(seen))
+		}
+	}()
+	bustest.WaitFor(c.t, what+" of "+strategy+"/"+id, func() bool {
+		seen = c.reports(strategy, id)
+		for i := range seen {
+			if f(seen[i]) {
+				got = &seen[i]
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out waiting for %s of %s/%s; have %v", what, strategy, id, rs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
+	return *got
 }
 
 func (c *client) waitKind(strategy, id string, kind messages.ReportKind) messages.ExecutionReport {

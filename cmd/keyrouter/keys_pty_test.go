@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 // TestMain lets a test run this test binary as the keyrouter command
@@ -27,22 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 // ptyOutput collects what a program writes to its terminal.
-type ptyOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *ptyOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *ptyOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
+type ptyOutput struct{ bustest.Buffer }
 
 // frames splits the output at each redraw (cursor home).
 func (o *ptyOutput) frames() []string {
@@ -76,7 +60,7 @@ func TestKeysLiveRedraws(t *testing.T) {
 	}()
 
 	idle := regexp.MustCompile(`alpha-1\s+paper\s+active\s+orders_10s ░{10} 0/200`)
-	waitFor(t, 10*time.Second, "a frame with alpha-1 idle", func() bool {
+	bustest.WaitFor(t, "a frame with alpha-1 idle", func() bool {
 		for _, f := range out.frames() {
 			if idle.MatchString(f) {
 				return true
@@ -93,7 +77,7 @@ func TestKeysLiveRedraws(t *testing.T) {
 	c.waitKind("alpha", "ke", messages.KindAccepted)
 	busy := regexp.MustCompile(`alpha-1\s+paper\s+active\s+orders_10s █░{9} [1-5]/200`)
 	n := len(out.frames())
-	waitFor(t, 10*time.Second, "a later frame with alpha-1's bar filled", func() bool {
+	bustest.WaitFor(t, "a later frame with alpha-1's bar filled", func() bool {
 		fs := out.frames()
 		for _, f := range fs[n:] {
 			if busy.MatchString(f) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/rs/zerolog"
 )
 
@@ -42,7 +43,7 @@ func duplicateField(line string) (string, error) {
 // Every log line of a session through the Binance adapter (debug level:
 // every request) names each field once.
 func TestLogLinesNameEachFieldOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs bustest.Buffer
 	ka := testApp(t, nil, func(a *app.App) { a.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel).With().Timestamp().Logger() })
 	c := newClient(t, ka)
 	c.submit("alpha", marketIntentBTC("log1"))

@@ -17,6 +17,7 @@ import (
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/executors/binancesim"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -158,11 +159,11 @@ func TestMetricsWhileOrdersFlow(t *testing.T) {
 	fills := series("keyrouter_fills_total", "key", "alpha-1", "strategy", "alpha", "venue", "paper")
 	used := series("keyrouter_key_budget_used", "key", "alpha-1", "limit", "orders_10s", "venue", "paper")
 	var first map[string]float64
-	waitFor(t, 10*time.Second, "orders sent, fills and budget used on alpha-1", func() bool {
+	bustest.WaitFor(t, "orders sent, fills and budget used on alpha-1", func() bool {
 		first = scrape(t, base)
 		return first[sent1] > 0 && first[fills] > 0 && first[used] > 0
 	})
-	waitFor(t, 10*time.Second, "orders sent and fills to grow", func() bool {
+	bustest.WaitFor(t, "orders sent and fills to grow", func() bool {
 		m := scrape(t, base)
 		return m[sent1] > first[sent1] && m[fills] > first[fills]
 	})
@@ -189,7 +190,7 @@ func TestMetricsWhileOrdersFlow(t *testing.T) {
 	// beta-1's venue takes 5 orders an hour: the 6th draws a 429.
 	burst(t, c, "beta", "b", 8)
 	throttled := series("keyrouter_key_state", "key", "beta-1", "state", "throttled", "venue", "paper")
-	waitFor(t, 5*time.Second, "beta-1 throttled in /metrics", func() bool {
+	bustest.WaitFor(t, "beta-1 throttled in /metrics", func() bool {
 		return scrape(t, base)[throttled] == 1
 	})
 	m = scrape(t, base)
@@ -247,7 +248,7 @@ strategies: {s: {keys: [k1]}}
 	}
 	base := ka.HTTPURL()
 	var body string
-	waitFor(t, 10*time.Second, "readyz 200", func() bool {
+	bustest.WaitFor(t, "readyz 200", func() bool {
 		var code int
 		code, body = get(t, base, "readyz")
 		return code == http.StatusOK
@@ -261,7 +262,7 @@ strategies: {s: {keys: [k1]}}
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
-	waitFor(t, 10*time.Second, "readyz 503 with NATS gone", func() bool {
+	bustest.WaitFor(t, "readyz 503 with NATS gone", func() bool {
 		code, b := get(t, base, "readyz")
 		body = b
 		return code == http.StatusServiceUnavailable
@@ -280,7 +281,7 @@ strategies: {s: {keys: [k1]}}
 	}
 	go srv2.Start()
 	t.Cleanup(func() { srv2.Shutdown() })
-	waitFor(t, 15*time.Second, "readyz 200 with NATS back", func() bool {
+	bustest.WaitFor(t, "readyz 200 with NATS back", func() bool {
 		code, _ := get(t, base, "readyz")
 		return code == http.StatusOK
 	})
@@ -295,11 +296,11 @@ func TestExecutorOnlyProcessServesMetrics(t *testing.T) {
 		a.NATSURL, a.RunRouter, a.Keys = shared.ClientURL(), false, []string{"alpha-1"}
 	})
 	base := ka.HTTPURL()
-	waitFor(t, 10*time.Second, "readyz 200", func() bool {
+	bustest.WaitFor(t, "readyz 200", func() bool {
 		code, _ := get(t, base, "readyz")
 		return code == http.StatusOK
 	})
-	waitFor(t, 10*time.Second, "alpha-1's gauges", func() bool {
+	bustest.WaitFor(t, "alpha-1's gauges", func() bool {
 		return scrape(t, base)[series("keyrouter_key_state", "key", "alpha-1", "state", "active", "venue", "paper")] == 1
 	})
 	m := scrape(t, base)

@@ -14,6 +14,7 @@ import (
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/executors/okxsim"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
@@ -161,7 +162,7 @@ strategies:
 		c.submit("s", fmt.Sprintf(`{"client_order_id":"o%d","symbol":"C%02d-USDT","side":"buy","type":"limit","quantity":"0.001","price":"50"}`, i, i%nInst))
 	}
 	for i := range nOrders {
-		if r := c.waitKindWithin(30*time.Second, "s", fmt.Sprintf("o%d", i), messages.KindAccepted); r.Key != "o1" {
+		if r := c.waitKind("s", fmt.Sprintf("o%d", i), messages.KindAccepted); r.Key != "o1" {
 			t.Fatalf("o%d accepted on %s", i, r.Key)
 		}
 	}
@@ -211,23 +212,6 @@ strategies:
 	}
 }
 
-// waitKindWithin is waitKind with its own deadline.
-func (c *client) waitKindWithin(d time.Duration, strategy, id string, kind messages.ReportKind) messages.ExecutionReport {
-	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		for _, r := range c.reports(strategy, id) {
-			if r.Kind == kind {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out waiting for %s of %s/%s; have %v", kind, strategy, id, kinds(c.reports(strategy, id)))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Two keys of one sub-account share the sub-account's limit of new
 // orders (read from account-rate-limit into the preset) and each
 // instrument's place limit: a burst on both keys draws neither a 50061
@@ -262,7 +246,7 @@ strategies:
 	}
 	ka := testApp(t, cfg)
 	c := newClient(t, ka)
-	var statuses syncBuffer
+	var statuses bustest.Buffer
 	sub, err := c.nc.Subscribe("keys.a1.status", func(m *nats.Msg) { statuses.Write(append(m.Data, '\n')) })
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +278,7 @@ strategies:
 		}
 	}
 	for _, x := range ids {
-		c.waitKindWithin(30*time.Second, x.strategy, x.cid, messages.KindAccepted)
+		c.waitKind(x.strategy, x.cid, messages.KindAccepted)
 	}
 	sim := ka.OKXSimulator("okx")
 	st := sim.Stats()
@@ -323,7 +307,7 @@ strategies:
 		t.Errorf("placements by key %v, want all four keys", keys)
 	}
 	// a1's budget took sub1's limit from account-rate-limit.
-	waitFor(t, 5*time.Second, "a1's status with sub1's limit", func() bool {
+	bustest.WaitFor(t, "a1's status with sub1's limit", func() bool {
 		return strings.Contains(statuses.String(), `"name":"SUBACCOUNT_ORDERS_2S","used":`) &&
 			strings.Contains(statuses.String(), `"max":80,`)
 	})
@@ -361,7 +345,7 @@ seed: 7
 	for i := range n {
 		id := fmt.Sprintf("x%d", i)
 		var first messages.ExecutionReport
-		waitFor(t, 60*time.Second, id+"'s first report", func() bool {
+		bustest.WaitFor(t, id+"'s first report", func() bool {
 			rs := c.reports("s", id)
 			if len(rs) > 0 {
 				first = rs[0]
@@ -419,7 +403,7 @@ strategies: {s: {keys: [o1]}, t: {keys: [o2]}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs, statuses syncBuffer
+	var logs, statuses bustest.Buffer
 	ka := testApp(t, cfg, func(a *app.App) { a.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel) })
 	c := newClient(t, ka)
 	sub, err := c.nc.Subscribe("keys.>", func(m *nats.Msg) { statuses.Write(append(m.Data, '\n')) })
@@ -448,8 +432,8 @@ strategies: {s: {keys: [o1]}, t: {keys: [o2]}}
 	if r.Reason != messages.ReasonKeyUnavailable || !strings.Contains(r.Message, "50111") {
 		t.Errorf("order on a revoked key: reason %s (%s), want key_unavailable for 50111", r.Reason, r.Message)
 	}
-	waitFor(t, 5*time.Second, "o2 down in KeyStatus", func() bool { return strings.Contains(statuses.String(), `"state":"down"`) })
-	waitFor(t, 5*time.Second, "a refused websocket login", func() bool { return sim.Stats().AuthFailures >= 2 })
+	bustest.WaitFor(t, "o2 down in KeyStatus", func() bool { return strings.Contains(statuses.String(), `"state":"down"`) })
+	bustest.WaitFor(t, "a refused websocket login", func() bool { return sim.Stats().AuthFailures >= 2 })
 	if err := ka.Close(); err != nil {
 		t.Logf("close: %v", err)
 	}

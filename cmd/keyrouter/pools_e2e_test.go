@@ -11,6 +11,7 @@ import (
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/keyrouter/keyrouter/router/bus/clocktest"
 	"github.com/nats-io/nats.go"
 )
@@ -34,7 +35,7 @@ func control(t *testing.T, nc *nats.Conn, verb string, req messages.HaltRequest)
 	t.Helper()
 	data, _ := json.Marshal(req)
 	var msg *nats.Msg
-	waitFor(t, 10*time.Second, "the control service to answer "+verb, func() bool {
+	bustest.WaitFor(t, "the control service to answer "+verb, func() bool {
 		var err error
 		msg, err = nc.Request(messages.ControlService+"."+verb, data, 2*time.Second)
 		return err == nil
@@ -81,7 +82,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 		}
 	}
 	// While k1 is throttled, new intents go to k2.
-	waitFor(t, 5*time.Second, "the router to see k1 throttled", func() bool {
+	bustest.WaitFor(t, "the router to see k1 throttled", func() bool {
 		s, _ := ka.Router().Health().State("k1", clock.Now())
 		return s == messages.KeyThrottled
 	})
@@ -96,7 +97,7 @@ strategies: {s: {keys: [k1, k2], policy: failover}}
 	}
 	// Back to k1 once its throttle ends, with the venue's next window.
 	clock.Set(windowStart.Add(10 * time.Second))
-	waitFor(t, 15*time.Second, "k1 active again", func() bool {
+	bustest.WaitFor(t, "k1 active again", func() bool {
 		s, _ := ka.Router().Health().State("k1", clock.Now())
 		return s == messages.KeyActive
 	})
@@ -139,7 +140,7 @@ strategies:
     risk: {max_order_notional: "500", max_open_notional: "800", price_band: "0.1"}
 `))
 	c := newClient(t, ka)
-	waitFor(t, 5*time.Second, "reference prices from the key's heartbeat", func() bool {
+	bustest.WaitFor(t, "reference prices from the key's heartbeat", func() bool {
 		_, ok := ka.Router().Health().Price("BTC-USDT")
 		return ok
 	})
@@ -178,7 +179,7 @@ strategies:
 	// Max open orders 2.
 	c.submit("s", order("n3", "buy", "limit", "BTC-USDT", "0.001", "59000"))
 	c.waitKind("s", "n3", messages.KindAccepted)
-	waitFor(t, 5*time.Second, "k1's heartbeat to count 2 open orders", func() bool { return ka.Router().Health().OpenOrders("k1") == 2 })
+	bustest.WaitFor(t, "k1's heartbeat to count 2 open orders", func() bool { return ka.Router().Health().OpenOrders("k1") == 2 })
 	c.submit("s", order("n4", "buy", "limit", "BTC-USDT", "0.001", "59000"))
 	if r := c.waitKind("s", "n4", messages.KindRejected); r.Reason != messages.ReasonNotPermitted || !strings.Contains(r.Message, "max_open_orders") {
 		t.Errorf("n4: %s (%s), want not_permitted on max_open_orders", r.Reason, r.Message)
@@ -186,7 +187,7 @@ strategies:
 	// Canceling one frees both the open order and its notional.
 	c.cancel("s", "n1")
 	c.waitKind("s", "n1", messages.KindCanceled)
-	waitFor(t, 5*time.Second, "k1 down to 1 open order", func() bool { return ka.Router().Health().OpenOrders("k1") == 1 })
+	bustest.WaitFor(t, "k1 down to 1 open order", func() bool { return ka.Router().Health().OpenOrders("k1") == 1 })
 	c.submit("s", order("n5", "buy", "limit", "BTC-USDT", "0.008", "59000"))
 	c.waitKind("s", "n5", messages.KindAccepted)
 	if n := len(ka.Exchange("paper").AllOrders("k1", "")); n != 3 {
@@ -208,7 +209,7 @@ strategies:
 	c := newClient(t, ka)
 	// Discoverable like any NATS service (nats micro ls).
 	var info *nats.Msg
-	waitFor(t, 5*time.Second, "the control service", func() bool {
+	bustest.WaitFor(t, "the control service", func() bool {
 		var err error
 		info, err = c.nc.Request("$SRV.INFO."+messages.ControlService, nil, time.Second)
 		return err == nil
@@ -247,7 +248,7 @@ strategies:
 	if r := c.waitKind("beta", "h5", messages.KindRejected); r.Reason != messages.ReasonHalted {
 		t.Errorf("intent pinned to a halted key: %s, want halted", r.Reason)
 	}
-	waitFor(t, 5*time.Second, "b1 halted in KeyStatus", func() bool { return ka.Worker("b1").State() == messages.KeyHalted })
+	bustest.WaitFor(t, "b1 halted in KeyStatus", func() bool { return ka.Worker("b1").State() == messages.KeyHalted })
 
 	control(t, c.nc, "halt", messages.HaltRequest{All: true})
 	c.submit("beta", marketIntentBTC("h6"))
@@ -256,7 +257,7 @@ strategies:
 	}
 	control(t, c.nc, "resume", messages.HaltRequest{All: true})
 	control(t, c.nc, "resume", messages.HaltRequest{Key: "b1"})
-	waitFor(t, 5*time.Second, "the router to see b1 active", func() bool {
+	bustest.WaitFor(t, "the router to see b1 active", func() bool {
 		s, _ := ka.Router().Health().State("b1", time.Now())
 		return s == messages.KeyActive
 	})

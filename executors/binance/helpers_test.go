@@ -1,42 +1,23 @@
 package binance
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 )
 
-// syncBuffer is a log sink safe for the venue's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTestVenue connects a Venue to f with fast timings; mut may change the
 // config first.
-func newTestVenue(t *testing.T, f *fakeBinance, mut func(*Config)) (*Venue, *syncBuffer) {
+func newTestVenue(t *testing.T, f *fakeBinance, mut func(*Config)) (*Venue, *bustest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &bustest.Buffer{}
 	cfg := Config{
 		BaseURL:      f.srv.URL,
 		WSURL:        f.wsURL() + "/ws-api/v3",
@@ -56,18 +37,6 @@ func newTestVenue(t *testing.T, f *fakeBinance, mut func(*Config)) (*Venue, *syn
 	}
 	t.Cleanup(func() { v.Close() })
 	return v, logs
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // nextUpdate waits for one update of clientID (others are skipped).

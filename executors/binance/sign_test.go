@@ -8,7 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"testing"
-	"time"
+
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 // The example of Binance's "SIGNED endpoint examples for POST
@@ -85,5 +86,5 @@ func TestEd25519EndToEnd(t *testing.T) {
 	if u.Status != "new" {
 		t.Fatalf("status: got %s, want new", u.Status)
 	}
-	waitFor(t, 5*time.Second, "stream subscribed with an Ed25519 signature", v.streamUp.Load)
+	bustest.WaitFor(t, "stream subscribed with an Ed25519 signature", v.streamUp.Load)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 func TestStreamDeliversFills(t *testing.T) {
@@ -20,7 +21,7 @@ func TestStreamDeliversFills(t *testing.T) {
 					c.WSURL = f.wsURL()
 				}
 			})
-			waitFor(t, 5*time.Second, "stream up", v.streamUp.Load)
+			bustest.WaitFor(t, "stream up", v.streamUp.Load)
 			ctx := context.Background()
 			id := executors.VenueClientID("alpha", "rest-1")
 			if _, err := v.Place(ctx, limitOrder(id, "sell", "1", "31000")); err != nil {
@@ -83,13 +84,13 @@ func TestParseExecutionReportCancel(t *testing.T) {
 func TestStreamDropFallsBackToPolling(t *testing.T) {
 	f := newFake(t)
 	v, _ := newTestVenue(t, f, nil)
-	waitFor(t, 5*time.Second, "stream up", v.streamUp.Load)
+	bustest.WaitFor(t, "stream up", v.streamUp.Load)
 	id := executors.VenueClientID("alpha", "poll-1")
 	if _, err := v.Place(context.Background(), limitOrder(id, "buy", "2", "20000")); err != nil {
 		t.Fatal(err)
 	}
 	f.dropWS()
-	waitFor(t, 5*time.Second, "stream down", func() bool { return !v.streamUp.Load() })
+	bustest.WaitFor(t, "stream down", func() bool { return !v.streamUp.Load() })
 
 	f.fill(id, "0.5", "20000.00") // no stream: only polling can see it
 	u := nextUpdate(t, v, id)
@@ -105,7 +106,7 @@ func TestStreamDropFallsBackToPolling(t *testing.T) {
 		t.Fatal("no openOrders poll")
 	}
 	f.wsDown.Store(false)
-	waitFor(t, 10*time.Second, "stream back", v.streamUp.Load)
+	bustest.WaitFor(t, "stream back", v.streamUp.Load)
 	if f.wsN.Load() < 2 {
 		t.Fatalf("%d stream connections, want a reconnect", f.wsN.Load())
 	}
@@ -116,7 +117,7 @@ func TestStreamDropFallsBackToPolling(t *testing.T) {
 func TestFullUpdatesRecoveredByPolling(t *testing.T) {
 	f := newFake(t)
 	v, _ := newTestVenue(t, f, func(c *Config) { c.PollInterval = 20 * time.Millisecond })
-	waitFor(t, 5*time.Second, "stream up", v.streamUp.Load)
+	bustest.WaitFor(t, "stream up", v.streamUp.Load)
 	id := executors.VenueClientID("alpha", "full-1")
 	if _, err := v.Place(context.Background(), limitOrder(id, "buy", "1", "20000")); err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestFullUpdatesRecoveredByPolling(t *testing.T) {
 	}
 	start := time.Now()
 	f.fill(id, "1", "20000.00")
-	waitFor(t, 5*time.Second, "order marked for the poller", v.anyDirty)
+	bustest.WaitFor(t, "order marked for the poller", v.anyDirty)
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("reader blocked on a full channel")
 	}
@@ -135,13 +136,13 @@ func TestFullUpdatesRecoveredByPolling(t *testing.T) {
 	if u.Status != messages.StatusFilled || !u.CumQuantity.Equal(d("1")) || len(u.Fills) != 1 {
 		t.Fatalf("recovered update: %+v", u)
 	}
-	waitFor(t, 5*time.Second, "dirty cleared", func() bool { return !v.anyDirty() })
+	bustest.WaitFor(t, "dirty cleared", func() bool { return !v.anyDirty() })
 }
 
 func TestCloseClosesUpdates(t *testing.T) {
 	f := newFake(t)
 	v, _ := newTestVenue(t, f, nil)
-	waitFor(t, 5*time.Second, "stream up", v.streamUp.Load)
+	bustest.WaitFor(t, "stream up", v.streamUp.Load)
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors/binancesim"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 const yamlConfig = `
@@ -138,7 +139,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, "127.0.0.1:0") }()
 	start := srv.Exchange().Price("BTC-USDT")
-	waitFor(t, "the price to move", func() bool { return !srv.Exchange().Price("BTC-USDT").Equal(start) })
+	bustest.WaitFor(t, "the price to move", func() bool { return !srv.Exchange().Price("BTC-USDT").Equal(start) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

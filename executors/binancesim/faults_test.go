@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/keyrouter/keyrouter/executors/binancesim"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 func Test5xxRate(t *testing.T) {
@@ -66,7 +67,7 @@ func TestTimeouts(t *testing.T) {
 			_, err := c.try(ctx, http.MethodPost, "/api/v3/order", payload+"&signature="+sign("acct1-secret", payload))
 			done <- err
 		}()
-		waitFor(t, "the request to be held", func() bool { return srv.Stats().Timeouts == int64(i+1) })
+		bustest.WaitFor(t, "the request to be held", func() bool { return srv.Stats().Timeouts == int64(i+1) })
 		cancel() // the client gives up
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("order %d: got %v, want context.Canceled", i, err)
@@ -104,7 +105,7 @@ func TestTimeoutReleasedAtClose(t *testing.T) {
 		_, err := c.try(context.Background(), http.MethodGet, "/api/v3/ping", "")
 		done <- err
 	}()
-	waitFor(t, "the request to be held", func() bool { return srv.Stats().Timeouts == 1 })
+	bustest.WaitFor(t, "the request to be held", func() bool { return srv.Stats().Timeouts == 1 })
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestDropStream(t *testing.T) {
 	if err == nil || websocket.CloseStatus(err) != -1 || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("after 3 events: got %v, want the connection cut without a close frame", err)
 	}
-	waitFor(t, "the drop to be counted", func() bool { return srv.Stats().StreamDrops == 1 })
+	bustest.WaitFor(t, "the drop to be counted", func() bool { return srv.Stats().StreamDrops == 1 })
 	// The listen key still works: reconnect.
 	conn = dial(t, base, "/ws/"+key)
 	wantStatus(t, c.signed(http.MethodPost, "/api/v3/order", form("symbol", "ETHUSDT", "side", "SELL", "type", "MARKET", "quantity", "0.01")), http.StatusOK)

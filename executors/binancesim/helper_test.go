@@ -175,18 +175,6 @@ func (c *client) try(ctx context.Context, method, path, encoded string) (answer,
 	return answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func wantStatus(t *testing.T, a answer, status int) {
 	t.Helper()
 	if a.status != status {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors/binancesim"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 // TestCloseEndsEverything: after Close, no goroutine of the Server is left,
@@ -34,7 +35,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		_, err := c.try(context.Background(), http.MethodGet, "/api/v3/ping", "")
 		held <- err
 	}()
-	waitFor(t, "the ping to be held", func() bool { return srv.Stats().Timeouts == 1 })
+	bustest.WaitFor(t, "the ping to be held", func() bool { return srv.Stats().Timeouts == 1 })
 
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
@@ -43,5 +44,5 @@ func TestCloseEndsEverything(t *testing.T) {
 	ws1.CloseNow()
 	ws2.CloseNow()
 	c.hc.CloseIdleConnections()
-	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= base0 })
+	bustest.WaitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= base0 })
 }

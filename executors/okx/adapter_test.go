@@ -1,12 +1,10 @@
 package okx_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,34 +13,17 @@ import (
 	"github.com/keyrouter/keyrouter/executors/okx"
 	"github.com/keyrouter/keyrouter/executors/okxsim"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 )
-
-// syncBuffer is a log sink safe for the venue's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is a simulator and a Venue of its key sub1-key.
 type env struct {
 	srv  *okxsim.Server
 	base string
 	v    *okx.Venue
-	logs *syncBuffer
+	logs *bustest.Buffer
 }
 
 func newEnv(t *testing.T, simMut func(*okxsim.Config), mut func(*okx.Config)) *env {
@@ -60,7 +41,7 @@ func newEnv(t *testing.T, simMut func(*okxsim.Config), mut func(*okx.Config)) *e
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	e := &env{srv: srv, base: base, logs: &syncBuffer{}}
+	e := &env{srv: srv, base: base, logs: &bustest.Buffer{}}
 	cfg := okx.Config{
 		BaseURL: base, WSURL: "ws" + strings.TrimPrefix(base, "http") + "/ws/v5/private",
 		APIKey: "sub1-key", Secret: []byte("sub1-secret"), Passphrase: []byte("sub1-pass"),
@@ -97,17 +78,6 @@ func order(typ messages.OrderType, side messages.Side, qty, px string) executors
 		o.Price = decimal.RequireFromString(px)
 	}
 	return o
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // With the orders channel up, a Place costs one request: the answer's
@@ -201,7 +171,7 @@ func TestUnknownOutcomeResentAfterExpTime(t *testing.T) {
 		u, err := e.v.Place(context.Background(), o)
 		done <- result{u, err, time.Now()}
 	}()
-	waitFor(t, "the first POST to time out", func() bool { return e.srv.Stats().Timeouts == 1 })
+	bustest.WaitFor(t, "the first POST to time out", func() bool { return e.srv.Stats().Timeouts == 1 })
 	e.srv.SetFaults(okxsim.Faults{})
 	r := <-done
 	if r.err != nil || r.u.Status != messages.StatusFilled {
@@ -261,7 +231,7 @@ func TestRevokedKey(t *testing.T) {
 	if !errors.As(err, &ve) || ve.Kind != executors.KeyInvalid || ve.Code != "50111" {
 		t.Fatalf("got %v, want KeyInvalid 50111", err)
 	}
-	waitFor(t, "the refused websocket login", func() bool { return strings.Contains(e.logs.String(), "websocket login") })
+	bustest.WaitFor(t, "the refused websocket login", func() bool { return strings.Contains(e.logs.String(), "websocket login") })
 	text := e.logs.String() + err.Error() + fmt.Sprintf("%v %+v %#v %s %q", okxCfg(), okxCfg(), okxCfg(), okxCfg(), okxCfg())
 	for _, s := range []string{"sub1-secret", "sub1-pass"} {
 		if strings.Contains(text, s) {
@@ -287,9 +257,9 @@ func TestRefreshes(t *testing.T) {
 		t.Fatalf("AccountRateLimit %d, want 1500", n)
 	}
 	e.srv.SetAccRateLimit("sub1", 3000)
-	waitFor(t, "the new sub-account limit", func() bool { n, _ := e.v.AccountRateLimit(); return n == 3000 })
+	bustest.WaitFor(t, "the new sub-account limit", func() bool { n, _ := e.v.AccountRateLimit(); return n == 3000 })
 	e.srv.Exchange().SetPrice("ETH-USDT", decimal.RequireFromString("3210.5"))
-	waitFor(t, "ETH's new price", func() bool { return e.v.Prices()["ETH-USDT"].Equal(decimal.RequireFromString("3210.5")) })
+	bustest.WaitFor(t, "ETH's new price", func() bool { return e.v.Prices()["ETH-USDT"].Equal(decimal.RequireFromString("3210.5")) })
 }
 
 // Check refuses what breaks an instrument's rules, and ordTypes OKX has

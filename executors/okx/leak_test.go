@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors/okx"
 	"github.com/keyrouter/keyrouter/executors/okxsim"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/rs/zerolog"
 )
 
@@ -44,7 +45,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		c := &bareClient{base: base}
 		c.get("/api/v5/market/ticker?instId=BTC-USDT")
 	}()
-	waitFor(t, "the ticker request to be held", func() bool { return srv.Stats().Timeouts == 1 })
+	bustest.WaitFor(t, "the ticker request to be held", func() bool { return srv.Stats().Timeouts == 1 })
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-held
-	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= base0 })
+	bustest.WaitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= base0 })
 }
 
 // bareClient is a client whose connections close with it.

@@ -11,6 +11,7 @@ import (
 	"github.com/keyrouter/keyrouter/executors/okx"
 	"github.com/keyrouter/keyrouter/executors/okxsim"
 	"github.com/keyrouter/keyrouter/executors/venuetest"
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/rs/zerolog"
 )
 
@@ -59,11 +60,5 @@ func TestContractAgainstSimulator(t *testing.T) {
 // waitUp waits for the orders channel, so the contract sees pushes.
 func waitUp(t *testing.T, v *okx.Venue) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !v.StreamUp() {
-		if time.Now().After(deadline) {
-			t.Fatal("orders channel not subscribed within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	bustest.WaitFor(t, "the orders channel", v.StreamUp)
 }

@@ -163,15 +163,6 @@ func placeBody(inst, clOrdID, side, ordType, sz, px string) map[string]string {
 	return body
 }
 
-// waitUntil polls cond for up to 5 s.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (c *client) place(inst, clOrdID, side, ordType, sz, px string) answer {
 	c.t.Helper()
 	return c.do(http.MethodPost, "/api/v5/trade/order", placeBody(inst, clOrdID, side, ordType, sz, px))

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
 
 // Every credential problem is refused with OKX's code and HTTP 401, in
@@ -222,7 +224,7 @@ func TestFaults(t *testing.T) {
 				t.Errorf("a held request was answered: %+v", a)
 			}
 			if tc.placed > 0 {
-				waitUntil(t, func() bool { return len(s.OrderLog()) == tc.placed })
+				bustest.WaitFor(t, "the order log", func() bool { return len(s.OrderLog()) == tc.placed })
 			}
 			if got := len(s.OrderLog()); got != tc.placed {
 				t.Errorf("%d orders placed, want %d", got, tc.placed)

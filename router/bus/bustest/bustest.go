@@ -1,10 +1,12 @@
 // Package bustest holds what keyrouter's tests share: an embedded NATS
 // server with JetStream that listens on no port, in-process connections
-// to it, and WaitFor, the one polling helper (tests wait for outcomes,
-// never for time).
+// to it, WaitFor, the one polling helper (tests wait for outcomes, never
+// for time), and Buffer, an output that goroutines write and tests read.
 package bustest
 
 import (
+	"bytes"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,4 +75,25 @@ func WaitFor(t testing.TB, what string, f func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use: a log sink or an
+// output written by goroutines and read by the test. The zero value is
+// empty and ready.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
