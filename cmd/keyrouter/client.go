@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -45,8 +44,7 @@ func (t tagFlags) Set(s string) error {
 }
 
 func cmdSubmit(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("submit", stderr)
 	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
 	strategy := fs.String("strategy", "alpha", "strategy ID")
 	id := fs.String("id", "", "client_order_id (default: generated)")
@@ -96,8 +94,7 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdCancel(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("cancel", stderr)
 	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
 	strategy := fs.String("strategy", "alpha", "strategy ID")
 	id := fs.String("id", "", "client_order_id of the order to cancel (required)")
@@ -214,8 +211,7 @@ func printReport(w io.Writer, r *messages.ExecutionReport, asJSON bool) {
 }
 
 func cmdTail(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tail", stderr)
 	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
 	strategy := fs.String("strategy", "", "only this strategy's reports")
 	since := fs.String("since", "", "start at a time (RFC 3339) or this long ago (e.g. 10m); default: new reports only")

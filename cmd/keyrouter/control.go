@@ -47,8 +47,7 @@ func controlCommand(verb string, args []string, stdout, stderr io.Writer) error 
 }
 
 func cmdReload(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("reload", stderr)
 	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -24,8 +23,7 @@ func cmdExchangeSim(args []string, stdout, stderr io.Writer) error {
 
 // exchangeSim is exchange-sim until ctx ends.
 func exchangeSim(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("exchange-sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("exchange-sim", stderr)
 	venue := fs.String("venue", "binance", "protocol to serve: binance (spot REST and user data streams) or okx (v5 spot REST and private WebSocket)")
 	config := fs.String("config", "", "simulator config (YAML) of that venue's simulator: accounts, keys and secrets, symbols, limits, faults; two accounts with one key each if empty")
 	listen := fs.String("listen", "127.0.0.1:8090", "address to serve the venue's REST API and streams on")
@@ -35,20 +33,16 @@ func exchangeSim(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	switch *venue {
 	case "binance":
-		cfg := binancesim.DefaultConfig()
-		if *config != "" {
-			var err error
-			if cfg, err = binancesim.LoadConfig(*config); err != nil {
-				return err
-			}
+		cfg, err := simConfig(*config, binancesim.DefaultConfig, binancesim.LoadConfig)
+		if err != nil {
+			return err
 		}
 		srv, err := binancesim.New(cfg)
 		if err != nil {
 			return err
 		}
-		url, err := srv.Start(*listen)
+		url, err := serveSim(srv, *listen)
 		if err != nil {
-			srv.Close()
 			return err
 		}
 		fmt.Fprintf(stderr, "exchange-sim: serving Binance spot protocol on %s\n", url)
@@ -66,20 +60,16 @@ func exchangeSim(ctx context.Context, args []string, stderr io.Writer) error {
 		if *admin != "" {
 			return fmt.Errorf("--admin is served by the binance simulator only")
 		}
-		cfg := okxsim.DefaultConfig()
-		if *config != "" {
-			var err error
-			if cfg, err = okxsim.LoadConfig(*config); err != nil {
-				return err
-			}
+		cfg, err := simConfig(*config, okxsim.DefaultConfig, okxsim.LoadConfig)
+		if err != nil {
+			return err
 		}
 		srv, err := okxsim.New(cfg)
 		if err != nil {
 			return err
 		}
-		url, err := srv.Start(*listen)
+		url, err := serveSim(srv, *listen)
 		if err != nil {
-			srv.Close()
 			return err
 		}
 		fmt.Fprintf(stderr, "exchange-sim: serving OKX v5 spot protocol on %s (private WebSocket %s/ws/v5/private)\n", url, "ws"+url[len("http"):])
@@ -87,4 +77,26 @@ func exchangeSim(ctx context.Context, args []string, stderr io.Writer) error {
 		return srv.Close()
 	}
 	return fmt.Errorf("unknown --venue %q (binance or okx)", *venue)
+}
+
+// simConfig is a simulator's config: its defaults, or the file at path.
+func simConfig[C any](path string, defaults func() C, load func(string) (C, error)) (C, error) {
+	if path == "" {
+		return defaults(), nil
+	}
+	return load(path)
+}
+
+// serveSim starts a simulator on listen and returns its URL; if it cannot,
+// the simulator is closed.
+func serveSim(srv interface {
+	Start(addr string) (string, error)
+	Close() error
+}, listen string) (string, error) {
+	url, err := srv.Start(listen)
+	if err != nil {
+		_ = srv.Close()
+		return "", err
+	}
+	return url, nil
 }

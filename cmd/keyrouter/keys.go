@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -19,8 +18,7 @@ import (
 )
 
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys", stderr)
 	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
 	once := fs.Bool("once", false, "print one snapshot (after --wait) and exit; the default when stdout is not a terminal")
 	wait := fs.Duration("wait", 1500*time.Millisecond, "with --once or --json: how long to listen for heartbeats")

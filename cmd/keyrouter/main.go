@@ -97,6 +97,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// newFlagSet is the flag set of a subcommand: errors and -h go to stderr,
+// and parsing returns errors rather than exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // exitError ends the program with a status after the command printed why.
 type exitError int
 
@@ -184,8 +192,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", stderr)
 	var rf roleFlags
 	rf.register(fs, "", "127.0.0.1:7070")
 	listen := fs.String("nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on for clients")
@@ -238,8 +245,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func cmdRouter(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("router", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("router", stderr)
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"), "")
 	cfg, log, err := rf.parse(fs, args, stderr)
@@ -251,8 +257,7 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdExecutor(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("executor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("executor", stderr)
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"), "")
 	keys := fs.String("key", "", "key(s) to execute, comma-separated (required)")
@@ -316,8 +321,7 @@ func envOr(name, def string) string {
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check", stderr)
 	path := fs.String("config", "", "config file to validate (required)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -425,44 +425,6 @@ func (a *App) startExecutors(ctx context.Context) error {
 	return nil
 }
 
-// paperVenue connects key id to its paper venue, starting the venue's
-// exchange first if no key did yet. The venue enforces the key's limits
-// itself, as a real one would (account-scope ones shared through the
-// account's group in groups).
-func (a *App) paperVenue(ctx context.Context, id string, kc configs.Key, groups map[string]*paper.LimitGroup) (executors.Venue, error) {
-	vc := a.Config.Venues[kc.Venue]
-	x := a.exchanges[kc.Venue]
-	if x == nil {
-		var err error
-		x, err = paper.NewExchange(paper.Config{Seed: vc.Seed, MakerFee: vc.MakerFee.Value(), TakerFee: vc.TakerFee.Value(), Clock: a.Clock.Now})
-		if err != nil {
-			return nil, fmt.Errorf("venues.%s: %w", kc.Venue, err)
-		}
-		a.exchanges[kc.Venue] = x
-		a.add(ctx, "venue "+kc.Venue, func(ctx context.Context) error {
-			err := x.Run(ctx, vc.Tick)
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		})
-	}
-	g := groups[kc.Venue+"/"+kc.Account]
-	if g == nil {
-		g = paper.NewLimitGroup()
-		groups[kc.Venue+"/"+kc.Account] = g
-	}
-	limits, err := paper.LimitsOf(kc.PaperLimits(), g)
-	opts := paper.VenueOptions{Latency: vc.Latency, Limits: limits}
-	if err == nil {
-		err = opts.Validate()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keys.%s.venue_limits: %w", id, err)
-	}
-	return paper.NewVenue(x, kc.Account, opts), nil
-}
-
 // Wait blocks until a component fails or ctx ends, and returns the first
 // failure.
 func (a *App) Wait(ctx context.Context) error {

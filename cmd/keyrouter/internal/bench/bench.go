@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/configs"
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
 
@@ -192,10 +193,12 @@ func round(f float64, places int) float64 {
 // micros is d in microseconds.
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 
-// paperConfig is a config of keys on one in-process paper venue whose
-// prices stand still, each key with a budget of max orders per
-// clock-aligned second and a queue of queue orders, and strategies.
-func paperConfig(keys []string, max int64, queue int, strategies map[string]configs.Strategy) (*configs.Config, error) {
+// start starts keyrouter on an embedded server that listens on no port,
+// with keys on one in-process paper venue whose prices stand still (each
+// key with a budget of max orders per clock-aligned second and a queue of
+// queue orders) and strategies, and connects a client to it. stop closes
+// both.
+func start(ctx context.Context, o Options, keys []string, max int64, queue int, strategies map[string]configs.Strategy) (ka *app.App, nc *nats.Conn, stop func(), err error) {
 	c := configs.Config{
 		Venues:     map[string]configs.Venue{"paper": {Kind: "paper", Seed: 1, Tick: time.Hour}},
 		Keys:       map[string]configs.Key{},
@@ -205,17 +208,19 @@ func paperConfig(keys []string, max int64, queue int, strategies map[string]conf
 		c.Keys[k] = configs.Key{Venue: "paper", QueueSize: queue,
 			Limits: []configs.Limit{{Name: "orders_1s", Shape: "fixed", Max: max, Window: time.Second}}}
 	}
-	return configs.New(c)
-}
-
-// start starts the whole system on an embedded server that listens on no
-// port; the caller closes it.
-func start(ctx context.Context, cfg *configs.Config, o Options) (*app.App, error) {
-	ka := &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys, Logger: o.Logger}
-	if err := ka.Start(ctx); err != nil {
-		return nil, err
+	cfg, err := configs.New(c)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return ka, nil
+	ka = &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys, Logger: o.Logger}
+	if err := ka.Start(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if nc, err = ka.InProcessConn(); err != nil {
+		ka.Close()
+		return nil, nil, nil, err
+	}
+	return ka, nc, func() { nc.Close(); ka.Close() }, nil
 }
 
 // sleep waits for d or until ctx ends, and says whether d passed.

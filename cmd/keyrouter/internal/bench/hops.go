@@ -25,22 +25,12 @@ func runHops(ctx context.Context, o Options) (*Result, error) {
 	for i := 1; i <= o.Keys; i++ {
 		keys = append(keys, "bench-"+strconv.Itoa(i))
 	}
-	cfg, err := paperConfig(keys, 100_000_000, 100_000, map[string]configs.Strategy{"bench": {Keys: keys}})
+	ka, nc, stop, err := start(ctx, o, keys, 100_000_000, 100_000, map[string]configs.Strategy{"bench": {Keys: keys}})
 	if err != nil {
 		return nil, err
 	}
-	ka, err := start(ctx, cfg, o)
-	if err != nil {
-		return nil, err
-	}
-	defer ka.Close()
-
+	defer stop()
 	// keyrouter: intent on orders.new.bench → accepted on reports.bench.accepted.
-	nc, err := ka.InProcessConn()
-	if err != nil {
-		return nil, err
-	}
-	defer nc.Close()
 	krD := newDriver(o, "keyrouter")
 	krD.p.send = func(i int) error { return nc.Publish(messages.OrdersNewSubject("bench"), hopsIntent(i)) }
 	if err := krD.p.receive(nc, "reports.bench.accepted"); err != nil {

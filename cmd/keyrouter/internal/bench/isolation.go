@@ -94,19 +94,15 @@ func runIsolation(ctx context.Context, o Options) (*Result, error) {
 	if phaseLen < time.Second {
 		return nil, fmt.Errorf("isolation needs a duration of 2s or more")
 	}
-	cfg, err := paperConfig(append(isoKeys["a"], isoKeys["b"]...), isoBudget, isoBudget, map[string]configs.Strategy{
+	ka, ncB, stop, err := start(ctx, o, append(isoKeys["a"], isoKeys["b"]...), isoBudget, isoBudget, map[string]configs.Strategy{
 		"a": {Keys: isoKeys["a"], Policy: configs.PolicyLeastLoaded},
 		"b": {Keys: isoKeys["b"]},
 	})
 	if err != nil {
 		return nil, err
 	}
-	ka, err := start(ctx, cfg, o)
-	if err != nil {
-		return nil, err
-	}
-	defer ka.Close()
-	r := &isolation{o: o, ka: ka, phaseLen: phaseLen, b: newBSide(), a: newASide()}
+	defer stop()
+	r := &isolation{o: o, ka: ka, ncB: ncB, phaseLen: phaseLen, b: newBSide(), a: newASide()}
 	defer r.close()
 	if err := r.connect(); err != nil {
 		return nil, err
@@ -128,12 +124,11 @@ type isolation struct {
 	phase2   time.Duration // how long phase 2 lasted
 }
 
+// connect gives a its own connection (b has the one start made) and
+// follows both strategies' reports.
 func (r *isolation) connect() error {
 	var err error
 	if r.ncA, err = r.ka.InProcessConn(); err != nil {
-		return err
-	}
-	if r.ncB, err = r.ka.InProcessConn(); err != nil {
 		return err
 	}
 	if err := r.b.follow(r.ncB); err != nil {
@@ -143,10 +138,8 @@ func (r *isolation) connect() error {
 }
 
 func (r *isolation) close() {
-	for _, nc := range []*nats.Conn{r.ncA, r.ncB} {
-		if nc != nil {
-			nc.Close()
-		}
+	if r.ncA != nil {
+		r.ncA.Close()
 	}
 }
 

@@ -46,20 +46,11 @@ func runSaturate(ctx context.Context, o Options) (*Result, error) {
 		keys = append(keys, k)
 		strategies["s"+strconv.Itoa(i)] = configs.Strategy{Keys: []string{k}}
 	}
-	cfg, err := paperConfig(keys, satBudget, satBudget, strategies)
+	ka, nc, stop, err := start(ctx, o, keys, satBudget, satBudget, strategies)
 	if err != nil {
 		return nil, err
 	}
-	ka, err := start(ctx, cfg, o)
-	if err != nil {
-		return nil, err
-	}
-	defer ka.Close()
-	nc, err := ka.InProcessConn()
-	if err != nil {
-		return nil, err
-	}
-	defer nc.Close()
+	defer stop()
 	var t satTally
 	if err := t.follow(nc); err != nil {
 		return nil, err
