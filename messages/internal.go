@@ -121,21 +121,6 @@ type ControlReply struct {
 	Message  string `json:"message,omitempty"`
 }
 
-// Phases of an order at its key's executor (OrderRecord.Phase).
-const (
-	// PhaseSending is written before every Place: from then on the order
-	// may be at the venue, so a successor asks the venue before sending.
-	PhaseSending = "sending"
-	// PhaseOpen: the venue has the order and it is not closed.
-	PhaseOpen = "open"
-	// PhaseDone: closed (Status says how); the record expires after a
-	// while.
-	PhaseDone = "done"
-	// PhaseHandedBack: the order left this key unsent, handed back to the
-	// router for another key of its pool (Route says which claim).
-	PhaseHandedBack = "handed_back"
-)
-
 // OrderRecord is the order-state KV value of an order held by a key (see
 // OrderStateKey), written by that key's active executor only, each write
 // fenced by the key's lease: before every Place (PhaseSending) and after
@@ -167,6 +152,21 @@ type OrderRecord struct {
 	Intent    *OrderIntent `json:"intent,omitempty"`
 	UpdatedAt time.Time    `json:"updated_at"`
 }
+
+// Phases of an order at its key's executor (OrderRecord.Phase).
+const (
+	// PhaseSending is written before every Place: from then on the order
+	// may be at the venue, so a successor asks the venue before sending.
+	PhaseSending = "sending"
+	// PhaseOpen: the venue has the order and it is not closed.
+	PhaseOpen = "open"
+	// PhaseDone: closed (Status says how); the record expires after a
+	// while.
+	PhaseDone = "done"
+	// PhaseHandedBack: the order left this key unsent, handed back to the
+	// router for another key of its pool (Route says which claim).
+	PhaseHandedBack = "handed_back"
+)
 
 // NewReport returns a report of kind on the order of in, with the intent's
 // fields echoed and leaves_quantity the whole quantity.

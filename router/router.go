@@ -163,43 +163,11 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	defer func() { _ = svc.Stop() }()
 	r.log.Info().Str("instance", r.leases.Instance()).Msg("router standing by for the router lease")
-	for {
-		lease, err := r.leases.Acquire(ctx, r.b.Control, LeaseKey, "lease.*")
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		err = r.serve(ctx, lease)
-		if ctx.Err() != nil {
-			_ = lease.Release()
-			return nil
-		}
-		if err != nil {
-			r.log.Error().Err(err).Msg("router term failed; releasing the router lease")
-			_ = lease.Release()
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-r.clock.After(time.Second):
-			}
-			continue
-		}
-		r.log.Warn().Str("why", lease.Why()).Msg("router lease lost; standing by")
-	}
+	return r.leases.Hold(ctx, r.b.Control, LeaseKey, "lease.*", r.serve)
 }
 
+// serve is one term of this router holding the router lease (bus.Term).
 func (r *Router) serve(ctx context.Context, lease *bus.Lease) error {
-	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-lease.Lost():
-			cancel()
-		case <-tctx.Done():
-		}
-	}()
 	t := &term{Router: r, lines: map[string]*line{}, starts: map[string]uint64{}}
 	if lease.TakenOver() {
 		r.opts.Metrics.Takeover()
@@ -212,7 +180,7 @@ func (r *Router) serve(ctx context.Context, lease *bus.Lease) error {
 		r.active = nil
 		r.mu.Unlock()
 	}()
-	return t.run(tctx)
+	return t.run(ctx)
 }
 
 // term is one spell of this router holding the lease.
