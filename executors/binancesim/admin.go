@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,12 +16,12 @@ func (s *Server) SetFaults(f Faults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	s.faults.set(f)
+	s.faults.Set(f)
 	return nil
 }
 
 // Faults returns the fault injection in force.
-func (s *Server) Faults() Faults { return s.faults.get() }
+func (s *Server) Faults() Faults { return s.faults.Faults() }
 
 // AdminHandler serves the simulator's own API, which Binance does not
 // have, for tests and the chaos suite in other processes:
@@ -118,21 +116,15 @@ func faultsDoc(f Faults) faultsJSON {
 // StartAdmin serves AdminHandler on a listener of its own at addr (e.g.
 // 127.0.0.1:0) until Close, and returns its base URL.
 func (s *Server) StartAdmin(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.admin {
+		return "", errors.New("binancesim: admin already started")
+	}
+	url, err := s.host.Serve(addr, s.AdminHandler())
 	if err != nil {
 		return "", fmt.Errorf("binancesim: admin: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.admin != nil {
-		ln.Close()
-		return "", errors.New("binancesim: server closed or admin already started")
-	}
-	s.admin = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = s.admin.Serve(ln) // ends with ErrServerClosed at Close
-	}()
-	return "http://" + ln.Addr().String(), nil
+	s.admin = true
+	return url, nil
 }

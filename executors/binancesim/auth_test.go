@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors/binancesim"
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 	"github.com/shopspring/decimal"
 )
 
@@ -35,11 +36,13 @@ func docConfig(now func() time.Time) binancesim.Config {
 			Balances: map[string]string{"BTC": "100", "LTC": "100"},
 			Keys:     []binancesim.KeyConfig{{APIKey: docKey, Secret: docSecret}},
 		}},
-		Symbols: []binancesim.SymbolConfig{{
-			Symbol: "LTC-BTC", Price: d("0.2"), TickSize: d("0.00001"), StepSize: d("0.001"),
-			MinQty: d("0.001"), MaxQty: d("100000"), MinNotional: d("0.0001"),
-		}},
-		Now: now,
+		Market: simkit.Market{
+			Symbols: []binancesim.SymbolConfig{{
+				Symbol: "LTC-BTC", Price: d("0.2"), TickSize: d("0.00001"), StepSize: d("0.001"),
+				MinQty: d("0.001"), MaxQty: d("100000"), MinNotional: d("0.0001"),
+			}},
+			Now: now,
+		},
 	}
 }
 

@@ -1,7 +1,6 @@
 package binancesim
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -14,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyrouter/keyrouter/executors/paper"
-	"github.com/shopspring/decimal"
-	"go.yaml.in/yaml/v3"
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 )
 
 // Config configures a Server. The zero value of every field but Accounts
@@ -24,8 +21,6 @@ import (
 type Config struct {
 	// Accounts are the exchange's accounts; at least one.
 	Accounts []AccountConfig `yaml:"accounts"`
-	// Symbols are the tradable symbols; paper.DefaultSymbols if empty.
-	Symbols []SymbolConfig `yaml:"symbols"`
 	// RateLimits are the limits served in exchangeInfo and enforced:
 	// REQUEST_WEIGHT and RAW_REQUESTS per IP, ORDERS per account. Nil means
 	// Binance's: REQUEST_WEIGHT 6000/1m, ORDERS 100/10s and 200000/1d,
@@ -33,23 +28,10 @@ type Config struct {
 	RateLimits []RateLimit `yaml:"rate_limits"`
 	// Ban says when an IP that keeps hitting 429 gets banned (418).
 	Ban BanConfig `yaml:"ban"`
-	// PriceTick is how often Run moves the reference prices (paper's Step);
-	// zero: prices move only when a test calls Exchange().Step or SetPrice.
-	PriceTick time.Duration `yaml:"price_tick"`
-	// Seed seeds the price walk and the fault injection.
-	Seed int64 `yaml:"seed"`
-	// MakerFee and TakerFee are commission rates on the notional
-	// ("0.001" is 0.1%); zero by default.
-	MakerFee decimal.Decimal `yaml:"maker_fee"`
-	TakerFee decimal.Decimal `yaml:"taker_fee"`
-	// Faults injects failures for reliability tests.
-	Faults Faults `yaml:"faults"`
-	// TrustForwardedFor takes the client IP from the first X-Forwarded-For
-	// address when present, so tests on loopback can act as several IPs.
-	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
-	// Now is the clock (timestamps, recvWindow, limit windows, bans,
-	// engine times); time.Now if nil. Tests inject one.
-	Now func() time.Time `yaml:"-"`
+	// Market: the symbols (wire form BASEQUOTE), price moves, fees,
+	// faults (a user data stream counts as a stream), client addresses
+	// and the clock (timestamps, recvWindow, limit windows, bans).
+	simkit.Market `yaml:",inline"`
 }
 
 // AccountConfig is one account of the exchange.
@@ -83,17 +65,11 @@ type KeyConfig struct {
 
 // SymbolConfig is one symbol; Symbol is the engine form BASE-QUOTE, and
 // the wire form is BASEQUOTE.
-type SymbolConfig struct {
-	Symbol      string          `yaml:"symbol"`
-	Price       decimal.Decimal `yaml:"price"`
-	TickSize    decimal.Decimal `yaml:"tick_size"`
-	StepSize    decimal.Decimal `yaml:"step_size"`
-	MinQty      decimal.Decimal `yaml:"min_qty"`
-	MaxQty      decimal.Decimal `yaml:"max_qty"`
-	MinNotional decimal.Decimal `yaml:"min_notional"`
-	Volatility  decimal.Decimal `yaml:"volatility"`
-	MaxFillQty  decimal.Decimal `yaml:"max_fill_qty"`
-}
+type SymbolConfig = simkit.SymbolConfig
+
+// Faults injects failures. Rates are probabilities in [0, 1], drawn from a
+// generator seeded by Config.Seed.
+type Faults = simkit.Faults
 
 // RateLimit is one entry of exchangeInfo's rateLimits.
 type RateLimit struct {
@@ -130,29 +106,6 @@ type BanConfig struct {
 	Max   time.Duration `yaml:"max"`
 }
 
-// Faults injects failures. Rates are probabilities in [0, 1], drawn from a
-// generator seeded by Config.Seed.
-type Faults struct {
-	// Latency is added before each request is handled, plus a uniform
-	// random part of up to LatencyJitter.
-	Latency       time.Duration `yaml:"latency"`
-	LatencyJitter time.Duration `yaml:"latency_jitter"`
-	// Error5xxRate answers a request 503 without acting on it.
-	Error5xxRate float64 `yaml:"error_5xx_rate"`
-	// TimeoutRate holds a request unanswered until the client gives up (or
-	// the server closes). Such a request still takes effect with
-	// probability TimeoutAppliesRate, so its outcome is unknown to the
-	// client.
-	TimeoutRate        float64 `yaml:"timeout_rate"`
-	TimeoutAppliesRate float64 `yaml:"timeout_applies_rate"`
-	// DropStreamEvery closes a user data stream connection, without a close
-	// frame, after every so many events sent on it; 0 never.
-	DropStreamEvery int `yaml:"drop_stream_every"`
-	// Paths limits the 5xx and timeout faults to these URL paths (e.g.
-	// /api/v3/order); empty means every /api/ path.
-	Paths []string `yaml:"paths"`
-}
-
 // DefaultRateLimits are Binance's spot limits.
 func DefaultRateLimits() []RateLimit {
 	return []RateLimit{
@@ -176,22 +129,16 @@ func DefaultConfig() Config {
 			{ID: "acct2", Balances: bal(), Keys: []KeyConfig{{APIKey: "acct2-key", Secret: "acct2-secret"}}},
 		},
 		RateLimits: DefaultRateLimits(),
-		Seed:       1,
+		Market:     simkit.Market{Seed: 1},
 	}
 }
 
 // LoadConfig reads a YAML config. Unknown fields are errors. Defaults are
 // applied and the config validated by New.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("binancesim: %w", err)
-	}
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("binancesim: %s: %w", path, err)
+	if err := simkit.LoadYAML(path, &cfg); err != nil {
+		return Config{}, fmt.Errorf("binancesim: %w", err)
 	}
 	return cfg, nil
 }
@@ -231,11 +178,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("binancesim: accounts[%d]: id %q repeated", i, a.ID)
 		}
 		ids[a.ID] = true
-		for asset, v := range a.Balances {
-			d, err := decimal.NewFromString(v)
-			if err != nil || d.IsNegative() {
-				return fmt.Errorf("binancesim: accounts[%d].balances.%s: %q is not a decimal >= 0", i, asset, v)
-			}
+		if _, err := simkit.Balances(fmt.Sprintf("accounts[%d]", i), a.Balances); err != nil {
+			return fmt.Errorf("binancesim: %w", err)
 		}
 		for j, k := range a.Keys {
 			if k.APIKey == "" {
@@ -268,50 +212,10 @@ func (c Config) Validate() error {
 	if c.Ban.After < 0 || c.Ban.First < 0 || c.Ban.Max < c.Ban.First {
 		return errors.New("binancesim: ban: after and first must be >= 0 and max >= first")
 	}
-	if err := c.Faults.Validate(); err != nil {
-		return err
-	}
-	for i, s := range c.Symbols {
-		if s.Symbol == "" || !strings.Contains(s.Symbol, "-") {
-			return fmt.Errorf("binancesim: symbols[%d]: symbol %q is not BASE-QUOTE", i, s.Symbol)
-		}
+	if err := c.Market.Validate(); err != nil {
+		return fmt.Errorf("binancesim: %w", err)
 	}
 	return nil
-}
-
-// Validate reports the first problem of f.
-func (f Faults) Validate() error {
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"error_5xx_rate", f.Error5xxRate}, {"timeout_rate", f.TimeoutRate}, {"timeout_applies_rate", f.TimeoutAppliesRate}} {
-		if r.v < 0 || r.v > 1 {
-			return fmt.Errorf("binancesim: faults.%s: %v is not in [0, 1]", r.name, r.v)
-		}
-	}
-	if f.Error5xxRate+f.TimeoutRate > 1 {
-		return errors.New("binancesim: faults: error_5xx_rate + timeout_rate > 1")
-	}
-	if f.Latency < 0 || f.LatencyJitter < 0 || f.DropStreamEvery < 0 {
-		return errors.New("binancesim: faults: latency, latency_jitter and drop_stream_every must be >= 0")
-	}
-	return nil
-}
-
-// paperSymbols converts the configured symbols to the engine's.
-func (c Config) paperSymbols() []paper.SymbolSpec {
-	if len(c.Symbols) == 0 {
-		return paper.DefaultSymbols()
-	}
-	out := make([]paper.SymbolSpec, len(c.Symbols))
-	for i, s := range c.Symbols {
-		out[i] = paper.SymbolSpec{
-			Symbol: s.Symbol, RefPrice: s.Price, TickSize: s.TickSize, StepSize: s.StepSize,
-			MinQty: s.MinQty, MaxQty: s.MaxQty, MinNotional: s.MinNotional,
-			Volatility: s.Volatility, MaxFillQty: s.MaxFillQty,
-		}
-	}
-	return out
 }
 
 // verifier checks one key's signatures.

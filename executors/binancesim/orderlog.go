@@ -46,7 +46,7 @@ type LoggedOrder struct {
 // OrderLog returns every client order ID each account placed (accepted or
 // refused), accounts in config order, then by first placement.
 func (s *Server) OrderLog() []ClientOrders {
-	s.statsMu.Lock()
+	s.refusedMu.Lock()
 	refused := make(map[string]map[string]map[string]int, len(s.refused))
 	for acct, byID := range s.refused {
 		m := make(map[string]map[string]int, len(byID))
@@ -59,7 +59,7 @@ func (s *Server) OrderLog() []ClientOrders {
 		}
 		refused[acct] = m
 	}
-	s.statsMu.Unlock()
+	s.refusedMu.Unlock()
 
 	var out []ClientOrders
 	for _, a := range s.cfg.Accounts {
@@ -127,8 +127,8 @@ func (s *Server) noteRefused(acct, clientID string, aerr *apiError) {
 	case msgWouldTake:
 		reason = "would_take"
 	}
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
 	byID := s.refused[acct]
 	if byID == nil {
 		byID = map[string]map[string]int{}

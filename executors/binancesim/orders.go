@@ -173,7 +173,7 @@ func (s *Server) newOrder(c *call) (any, *apiError) {
 		s.noteRefused(c.acct, req.order.ClientID, aerr)
 		return nil, aerr
 	}
-	s.count(func(st *Stats) { st.OrdersPlaced[c.acct]++ })
+	s.stats.Count(func(st *Stats) { st.OrdersPlaced[c.acct]++ })
 	// By venue ID: once this order is closed its client ID may already
 	// name a newer one.
 	info, err := s.x.InfoByVenueID(c.acct, req.order.Symbol, u.VenueOrderID)

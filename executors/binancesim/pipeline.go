@@ -1,13 +1,13 @@
 package binancesim
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 )
 
 // security is what a route needs of a request.
@@ -43,7 +43,7 @@ func weight(n int64) func(*params) int64 { return func(*params) int64 { return n
 // ServeHTTP checks the ban, charges the IP's limits, injects faults, then
 // authenticates and handles the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.count(func(st *Stats) { st.Requests++ })
+	s.stats.Count(func(st *Stats) { st.Requests++ })
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/ws/") || r.URL.Path == "/stream":
 		s.streams.serve(w, r)
@@ -57,7 +57,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, nil, "", nil, errNotFound())
 		return
 	}
-	c := &call{r: r, ip: s.clientIP(r), now: s.now()}
+	c := &call{r: r, ip: simkit.ClientIP(r, s.cfg.TrustForwardedFor), now: s.now()}
 	if until, banned := s.lim.banned(c.ip, c.now); banned {
 		s.replyBan(w, c, until)
 		return
@@ -74,24 +74,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	f := s.faults.draw(r.URL.Path)
-	if !s.sleep(r.Context(), f.latency) {
+	f := s.faults.Draw(r.Method, r.URL.Path)
+	if !s.host.Sleep(r.Context(), f.Latency) {
 		return
 	}
-	switch f.kind {
-	case fault5xx:
-		s.count(func(st *Stats) { st.Errors5xx++ })
+	switch f.Kind {
+	case simkit.Error5xx:
+		s.stats.Count(func(st *Stats) { st.Errors5xx++ })
 		s.reply(w, c, "", use, errInternal())
 		return
-	case faultTimeout:
-		s.count(func(st *Stats) { st.Timeouts++ })
-		if f.apply {
-			s.count(func(st *Stats) { st.TimeoutsApplied++ })
+	case simkit.Timeout:
+		s.stats.Count(func(st *Stats) { st.Timeouts++ })
+		if f.Apply {
+			s.stats.Count(func(st *Stats) { st.TimeoutsApplied++ })
 			_, _ = s.process(c, rt)
 		}
-		select {
-		case <-r.Context().Done(): // the client gave up: nothing to answer
-		case <-s.ctx.Done():
+		if s.host.Hold(r) { // closing; else the client gave up: nothing to answer
 			s.reply(w, c, c.acct, use, newErr(http.StatusServiceUnavailable, -1007,
 				"Timeout waiting for response from backend server. Send status unknown; execution status unknown."))
 		}
@@ -148,7 +146,7 @@ func (s *Server) process(c *call, rt *route) (any, *apiError) {
 			e.retryAt = resetAt
 			return nil, e
 		}
-		s.count(func(st *Stats) { st.OrdersCounted[c.acct]++ })
+		s.stats.Count(func(st *Stats) { st.OrdersCounted[c.acct]++ })
 		// Binance checks recvWindow again just before the matching engine.
 		if aerr := c.t.check(s.now()); aerr != nil {
 			return nil, aerr
@@ -192,7 +190,7 @@ func (s *Server) reply(w http.ResponseWriter, c *call, acct string, use []usage,
 				s.replyBan(w, c, until)
 				return
 			}
-			s.count(func(st *Stats) { st.Rejected429++ })
+			s.stats.Count(func(st *Stats) { st.Rejected429++ })
 			h.Set("Retry-After", strconv.FormatInt(retryAfter(c.now, e.retryAt), 10))
 		}
 	}
@@ -200,7 +198,7 @@ func (s *Server) reply(w http.ResponseWriter, c *call, acct string, use []usage,
 }
 
 func (s *Server) replyBan(w http.ResponseWriter, c *call, until time.Time) {
-	s.count(func(st *Stats) { st.Banned418++ })
+	s.stats.Count(func(st *Stats) { st.Banned418++ })
 	h := w.Header()
 	for _, u := range s.lim.ipUsage(c.ip, c.now) {
 		h.Set(u.header, strconv.FormatInt(u.used, 10))
@@ -220,38 +218,4 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// clientIP is the request's source address, or the first X-Forwarded-For
-// address when the config trusts it.
-func (s *Server) clientIP(r *http.Request) string {
-	if s.cfg.TrustForwardedFor {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			first, _, _ := strings.Cut(f, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// sleep waits d unless ctx or the Server ends first; false if it did not
-// wait the whole d.
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.ctx.Done():
-		return false
-	}
 }

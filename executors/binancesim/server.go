@@ -2,13 +2,13 @@ package binancesim
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/shopspring/decimal"
 )
@@ -22,7 +22,7 @@ type Server struct {
 	keys     map[string]*verifier // by API key
 	accounts map[string]bool
 	lim      *limiter
-	faults   *faults
+	faults   *simkit.Injector
 	streams  *streams
 	routes   map[string]*route
 	// symbols by wire name (BTCUSDT), and in config order.
@@ -33,19 +33,18 @@ type Server struct {
 	// executionReport.
 	cancelIDs sync.Map
 
-	ctx    context.Context // ends at Close: releases held requests and streams
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // background goroutines
+	// host serves the API and runs the goroutines; its Context ends at
+	// Close, releasing held requests and streams.
+	host *simkit.Host
 
-	statsMu sync.Mutex // guards stats and refused
-	stats   Stats
+	stats simkit.Counters[Stats]
+
+	refusedMu sync.Mutex // guards refused
 	// refused counts engine refusals per account, client ID and reason.
 	refused map[string]map[string]map[string]int
 
-	mu     sync.Mutex // guards below
-	hs     *http.Server
-	admin  *http.Server // StartAdmin's
-	closed bool
+	mu    sync.Mutex // guards below
+	admin bool       // StartAdmin's
 }
 
 // Stats counts what the Server did, for tests (and GET /sim/stats of the
@@ -82,21 +81,15 @@ func New(cfg Config) (*Server, error) {
 		keys:     map[string]*verifier{},
 		accounts: map[string]bool{},
 		lim:      newLimiter(cfg.RateLimits, cfg.Ban),
-		faults:   newFaults(cfg.Faults, cfg.Seed),
-		stats:    Stats{OrdersPlaced: map[string]int64{}, OrdersCounted: map[string]int64{}},
+		faults:   simkit.NewInjector(cfg.Faults, cfg.Seed, 0x62696e616e636573),
+		host:     simkit.NewHost(),
 		refused:  map[string]map[string]map[string]int{},
 	}
+	s.stats.Count(func(st *Stats) { st.OrdersPlaced, st.OrdersCounted = map[string]int64{}, map[string]int64{} })
 	accts := map[string]map[string]decimal.Decimal{}
 	for _, a := range cfg.Accounts {
 		s.accounts[a.ID] = true
-		var bal map[string]decimal.Decimal
-		if a.Balances != nil {
-			bal = map[string]decimal.Decimal{}
-			for asset, v := range a.Balances {
-				bal[asset] = decimal.RequireFromString(v) // checked by Validate
-			}
-		}
-		accts[a.ID] = bal
+		accts[a.ID], _ = simkit.Balances(a.ID, a.Balances) // checked by Validate
 		for _, k := range a.Keys {
 			v, err := buildKey(a.ID, k)
 			if err != nil {
@@ -105,11 +98,8 @@ func New(cfg Config) (*Server, error) {
 			s.keys[k.APIKey] = v
 		}
 	}
-	x, err := paper.NewExchange(paper.Config{
-		Symbols: cfg.paperSymbols(), Seed: cfg.Seed,
-		MakerFee: cfg.MakerFee, TakerFee: cfg.TakerFee,
-		Accounts: accts, Clock: cfg.Now, SubscriberBuffer: 1 << 14,
-		ReuseClosedClientIDs: true, // Binance refuses an ID only while its order is open
+	x, err := cfg.Exchange(accts, func(pc *paper.Config) {
+		pc.ReuseClosedClientIDs = true // Binance refuses an ID only while its order is open
 	})
 	if err != nil {
 		return nil, fmt.Errorf("binancesim: %w", err)
@@ -121,19 +111,10 @@ func New(cfg Config) (*Server, error) {
 		s.symbols[f.wire] = f
 		s.symbolList = append(s.symbolList, f)
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes = s.routeTable()
 	s.streams = newStreams(s)
 	for _, a := range cfg.Accounts {
-		h := s.streams.hub(a.ID)
-		// Subscribe now, so no event of an order placed after New is missed.
-		updates, unsubscribe := x.Subscribe(a.ID)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer unsubscribe()
-			h.run(s.ctx, updates)
-		}()
+		s.host.Follow(x, a.ID, s.streams.hub(a.ID).run)
 	}
 	return s, nil
 }
@@ -148,89 +129,28 @@ func (s *Server) Handler() http.Handler { return s }
 // moves prices every Config.PriceTick. It returns the base URL, e.g.
 // http://127.0.0.1:41234 (the streams are at ws://127.0.0.1:41234/ws/...).
 func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	url, err := s.host.Open(addr, s, s.x, s.cfg.PriceTick)
 	if err != nil {
 		return "", fmt.Errorf("binancesim: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.hs != nil {
-		ln.Close()
-		return "", errors.New("binancesim: server closed or already started")
-	}
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = s.hs.Serve(ln) // ends with ErrServerClosed at Close
-	}()
-	if s.cfg.PriceTick > 0 {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			_ = s.x.Run(s.ctx, s.cfg.PriceTick)
-		}()
-	}
-	return "http://" + ln.Addr().String(), nil
+	return url, nil
 }
 
 // Run serves on addr until ctx ends, then closes the Server. It returns
 // nil after a clean shutdown.
-func (s *Server) Run(ctx context.Context, addr string) error {
-	if _, err := s.Start(addr); err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-	case <-s.ctx.Done():
-	}
-	return s.Close()
-}
+func (s *Server) Run(ctx context.Context, addr string) error { return s.host.Run(ctx, s, addr) }
 
 // Close stops serving, releases held requests, closes the streams and
 // waits for every goroutine of the Server.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	hs, admin := s.hs, s.admin
-	s.mu.Unlock()
-	s.cancel()
-	var err error
-	if hs != nil {
-		err = hs.Close()
-	}
-	if admin != nil {
-		_ = admin.Close()
-	}
-	s.streams.closeAll()
-	s.wg.Wait()
-	return err
-}
+func (s *Server) Close() error { return s.host.Close(s.streams.closeAll) }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	st := s.stats
-	st.OrdersPlaced = make(map[string]int64, len(s.stats.OrdersPlaced))
-	for k, v := range s.stats.OrdersPlaced {
-		st.OrdersPlaced[k] = v
-	}
-	st.OrdersCounted = make(map[string]int64, len(s.stats.OrdersCounted))
-	for k, v := range s.stats.OrdersCounted {
-		st.OrdersCounted[k] = v
-	}
-	return st
-}
-
-func (s *Server) count(f func(st *Stats)) {
-	s.statsMu.Lock()
-	f(&s.stats)
-	s.statsMu.Unlock()
+	return s.stats.Read(func(st Stats) Stats {
+		st.OrdersPlaced = maps.Clone(st.OrdersPlaced)
+		st.OrdersCounted = maps.Clone(st.OrdersCounted)
+		return st
+	})
 }
 
 // RevokeKey makes apiKey answer -2015 from now on (enabled false) or

@@ -187,11 +187,16 @@ func (st *streams) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errListenKey())
 		return
 	}
+	leave, ok := s.host.Enter()
+	if !ok {
+		st.mu.Unlock()
+		writeJSON(w, http.StatusServiceUnavailable, errInternal())
+		return
+	}
 	lk.conns[sc] = struct{}{}
 	h := st.hubs[lk.acct]
-	s.wg.Add(1) // before Close's Wait: st.closed is false under st.mu
 	st.mu.Unlock()
-	defer s.wg.Done()
+	defer leave()
 	defer func() {
 		st.mu.Lock()
 		delete(lk.conns, sc)
@@ -205,7 +210,7 @@ func (st *streams) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.CloseNow()
-	st.pump(conn.CloseRead(s.ctx), conn, sc)
+	st.pump(conn.CloseRead(s.host.Context()), conn, sc)
 }
 
 // pump writes sc's messages to conn until ctx ends (the client went or
@@ -214,7 +219,7 @@ func (st *streams) serve(w http.ResponseWriter, r *http.Request) {
 func (st *streams) pump(ctx context.Context, conn *websocket.Conn, sc *streamConn) {
 	s := st.s
 	sent := 0
-	every := s.faults.get().DropStreamEvery // as set when the connection opened
+	every := s.faults.Faults().DropStreamEvery // as set when the connection opened
 	for {
 		select {
 		case m := <-sc.send:
@@ -229,14 +234,14 @@ func (st *streams) pump(ctx context.Context, conn *websocket.Conn, sc *streamCon
 			}
 			sent++
 			if every > 0 && sent%every == 0 {
-				s.count(func(st *Stats) { st.StreamDrops++ })
+				s.stats.Count(func(st *Stats) { st.StreamDrops++ })
 				return // the caller's CloseNow: no close frame, like a dropped connection
 			}
 		case <-sc.done:
 			conn.Close(websocket.StatusNormalClosure, "listenKey closed")
 			return
 		case <-ctx.Done():
-			if s.ctx.Err() != nil {
+			if s.host.Context().Err() != nil {
 				conn.Close(websocket.StatusGoingAway, "server closing")
 			}
 			return
@@ -292,7 +297,7 @@ func (h *hub) broadcast(msgs [][]byte) {
 				b = sb.wrap(m)
 			}
 			if !sb.c.offer(outMsg{b: b, event: true}) {
-				h.st.s.count(func(st *Stats) { st.StreamDrops++ })
+				h.st.s.stats.Count(func(st *Stats) { st.StreamDrops++ })
 				break
 			}
 		}

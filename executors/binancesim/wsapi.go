@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 )
 
 // The WebSocket API at /ws-api/v3, as far as the user data stream needs
@@ -53,17 +54,21 @@ func (st *streams) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, errInternal())
 		return
 	}
-	s.wg.Add(1) // before Close's Wait: st.closed is false under st.mu
+	leave, ok := s.host.Enter()
 	st.mu.Unlock()
-	defer s.wg.Done()
+	if !ok {
+		writeJSON(w, http.StatusServiceUnavailable, errInternal())
+		return
+	}
+	defer leave()
 
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
 	}
 	defer conn.CloseNow()
-	ses := &wsSession{ip: s.clientIP(r), c: newStreamConn(), subs: map[int]*sub{}, hubs: map[int]*hub{}}
-	ctx, cancel := context.WithCancel(s.ctx)
+	ses := &wsSession{ip: simkit.ClientIP(r, s.cfg.TrustForwardedFor), c: newStreamConn(), subs: map[int]*sub{}, hubs: map[int]*hub{}}
+	ctx, cancel := context.WithCancel(s.host.Context())
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
@@ -114,10 +119,10 @@ func (st *streams) apiAnswer(ses *wsSession, data []byte) []byte {
 			resp.Status, resp.Error = aerr.status, aerr
 			if aerr.status == http.StatusTooManyRequests {
 				if until, banned := s.lim.note429(ses.ip, now, aerr.retryAt); banned {
-					s.count(func(st *Stats) { st.Banned418++ })
+					s.stats.Count(func(st *Stats) { st.Banned418++ })
 					resp.Status, resp.Error = http.StatusTeapot, banErr(until)
 				} else {
-					s.count(func(st *Stats) { st.Rejected429++ })
+					s.stats.Count(func(st *Stats) { st.Rejected429++ })
 				}
 			}
 		} else {
@@ -135,7 +140,7 @@ func (st *streams) apiAnswer(ses *wsSession, data []byte) []byte {
 		return b
 	}
 	if until, banned := s.lim.banned(ses.ip, now); banned {
-		s.count(func(st *Stats) { st.Banned418++ })
+		s.stats.Count(func(st *Stats) { st.Banned418++ })
 		resp.Status, resp.Error = http.StatusTeapot, banErr(until)
 		b, _ := json.Marshal(resp)
 		return b

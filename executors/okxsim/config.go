@@ -1,17 +1,13 @@
 package okxsim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 	"time"
 
-	"github.com/keyrouter/keyrouter/executors/paper"
-	"github.com/shopspring/decimal"
-	"go.yaml.in/yaml/v3"
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 )
 
 // Config configures a Server. The zero value of every field but Accounts
@@ -19,29 +15,13 @@ import (
 type Config struct {
 	// Accounts are the exchange's sub-accounts (OKX user IDs); at least one.
 	Accounts []AccountConfig `yaml:"accounts"`
-	// Symbols are the tradable SPOT instruments; paper.DefaultSymbols if
-	// empty.
-	Symbols []SymbolConfig `yaml:"symbols"`
 	// Limits are the rate limits enforced; zero fields take OKX's figures
 	// (DefaultLimits).
 	Limits Limits `yaml:"limits"`
-	// PriceTick is how often Start moves the reference prices (paper's
-	// Step); zero: prices move only when a test moves them.
-	PriceTick time.Duration `yaml:"price_tick"`
-	// Seed seeds the price walk and the fault injection.
-	Seed int64 `yaml:"seed"`
-	// MakerFee and TakerFee are fee rates on the notional ("0.001" is
-	// 0.1%); zero by default.
-	MakerFee decimal.Decimal `yaml:"maker_fee"`
-	TakerFee decimal.Decimal `yaml:"taker_fee"`
-	// Faults injects failures for reliability tests.
-	Faults Faults `yaml:"faults"`
-	// TrustForwardedFor takes the client IP from X-Forwarded-For, so tests
-	// on loopback can act as several IPs (public limits are per IP).
-	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
-	// Now is the clock (timestamps, expTime, limit windows, engine times);
-	// time.Now if nil.
-	Now func() time.Time `yaml:"-"`
+	// Market: the SPOT instruments (instId BASE-QUOTE), price moves,
+	// fees, faults (the private WebSocket counts as a stream), client
+	// addresses and the clock (timestamps, expTime, limit windows).
+	simkit.Market `yaml:",inline"`
 }
 
 // AccountConfig is one sub-account: one OKX user ID, so one set of
@@ -78,17 +58,7 @@ type KeyConfig struct {
 // tickSz is TickSize, lotSz StepSize, minSz MinQty, maxLmtSz and maxMktSz
 // MaxQty. MinNotional is enforced (51020) but not published: OKX's
 // instruments carry no such field.
-type SymbolConfig struct {
-	Symbol      string          `yaml:"symbol"`
-	Price       decimal.Decimal `yaml:"price"`
-	TickSize    decimal.Decimal `yaml:"tick_size"`
-	StepSize    decimal.Decimal `yaml:"step_size"`
-	MinQty      decimal.Decimal `yaml:"min_qty"`
-	MaxQty      decimal.Decimal `yaml:"max_qty"`
-	MinNotional decimal.Decimal `yaml:"min_notional"`
-	Volatility  decimal.Decimal `yaml:"volatility"`
-	MaxFillQty  decimal.Decimal `yaml:"max_fill_qty"`
-}
+type SymbolConfig = simkit.SymbolConfig
 
 // Limit is at most Max requests in any Window (a sliding window).
 type Limit struct {
@@ -135,28 +105,9 @@ func DefaultLimits() Limits {
 const DefaultAccRateLimit = 1000
 
 // Faults injects failures. Rates are probabilities in [0, 1], drawn from a
-// generator seeded by Config.Seed.
-type Faults struct {
-	// Latency is added before each request is handled, plus a uniform
-	// random part of up to LatencyJitter.
-	Latency       time.Duration `yaml:"latency"`
-	LatencyJitter time.Duration `yaml:"latency_jitter"`
-	// Error5xxRate answers a request 503 (50001) without acting on it.
-	Error5xxRate float64 `yaml:"error_5xx_rate"`
-	// TimeoutRate holds a request unanswered until the client gives up (or
-	// the server closes). Such a request still takes effect with
-	// probability TimeoutAppliesRate, so its outcome is unknown to the
-	// client.
-	TimeoutRate        float64 `yaml:"timeout_rate"`
-	TimeoutAppliesRate float64 `yaml:"timeout_applies_rate"`
-	// DropStreamEvery closes a private WebSocket connection, without a
-	// close frame, after every so many pushes sent on it; 0 never.
-	DropStreamEvery int `yaml:"drop_stream_every"`
-	// Paths limits the 5xx and timeout faults to these URL paths, each
-	// of any method (/api/v5/trade/order: placing and querying orders) or
-	// of one ("POST /api/v5/trade/order"); empty means every /api/ path.
-	Paths []string `yaml:"paths"`
-}
+// generator seeded by Config.Seed. A path of Paths may name a method
+// ("POST /api/v5/trade/order").
+type Faults = simkit.Faults
 
 // DefaultConfig has two sub-accounts, sub1 and sub2, each with one key
 // ("sub1-key"/"sub2-key", secrets "sub1-secret"/"sub2-secret",
@@ -171,22 +122,16 @@ func DefaultConfig() Config {
 			{ID: "sub1", Balances: bal(), Keys: []KeyConfig{{APIKey: "sub1-key", Secret: "sub1-secret", Passphrase: "sub1-pass"}}},
 			{ID: "sub2", Balances: bal(), Keys: []KeyConfig{{APIKey: "sub2-key", Secret: "sub2-secret", Passphrase: "sub2-pass"}}},
 		},
-		Seed: 1,
+		Market: simkit.Market{Seed: 1},
 	}
 }
 
 // LoadConfig reads a YAML config. Unknown fields are errors. Defaults are
 // applied and the config validated by New.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("okxsim: %w", err)
-	}
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("okxsim: %s: %w", path, err)
+	if err := simkit.LoadYAML(path, &cfg); err != nil {
+		return Config{}, fmt.Errorf("okxsim: %w", err)
 	}
 	return cfg, nil
 }
@@ -244,11 +189,8 @@ func (c Config) Validate() error {
 		if a.AccRateLimit < 0 {
 			return fmt.Errorf("okxsim: accounts[%d].acc_rate_limit: must be > 0", i)
 		}
-		for asset, v := range a.Balances {
-			d, err := decimal.NewFromString(v)
-			if err != nil || d.IsNegative() {
-				return fmt.Errorf("okxsim: accounts[%d].balances.%s: %q is not a decimal >= 0", i, asset, v)
-			}
+		if _, err := simkit.Balances(fmt.Sprintf("accounts[%d]", i), a.Balances); err != nil {
+			return fmt.Errorf("okxsim: %w", err)
 		}
 		for j, k := range a.Keys {
 			if k.APIKey == "" {
@@ -273,20 +215,8 @@ func (c Config) Validate() error {
 	if l.SubAccountWindow <= 0 {
 		return errors.New("okxsim: limits.sub_account_window must be > 0")
 	}
-	f := c.Faults
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"error_5xx_rate", f.Error5xxRate}, {"timeout_rate", f.TimeoutRate}, {"timeout_applies_rate", f.TimeoutAppliesRate}} {
-		if r.v < 0 || r.v > 1 {
-			return fmt.Errorf("okxsim: faults.%s: %v is not in [0, 1]", r.name, r.v)
-		}
-	}
-	if f.Error5xxRate+f.TimeoutRate > 1 {
-		return errors.New("okxsim: faults: error_5xx_rate + timeout_rate > 1")
-	}
-	if f.Latency < 0 || f.LatencyJitter < 0 || f.DropStreamEvery < 0 {
-		return errors.New("okxsim: faults: latency, latency_jitter and drop_stream_every must be >= 0")
+	if err := c.Market.Validate(); err != nil {
+		return fmt.Errorf("okxsim: %w", err)
 	}
 	for i, s := range c.Symbols {
 		if !instIDRe.MatchString(s.Symbol) {
@@ -297,23 +227,6 @@ func (c Config) Validate() error {
 }
 
 var instIDRe = regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`)
-
-// paperSymbols converts the configured symbols to the engine's.
-func (c Config) paperSymbols() []paper.SymbolSpec {
-	if len(c.Symbols) == 0 {
-		return paper.DefaultSymbols()
-	}
-	out := make([]paper.SymbolSpec, len(c.Symbols))
-	for i, s := range c.Symbols {
-		base, quote, _ := strings.Cut(s.Symbol, "-")
-		out[i] = paper.SymbolSpec{
-			Symbol: s.Symbol, Base: base, Quote: quote, RefPrice: s.Price, TickSize: s.TickSize, StepSize: s.StepSize,
-			MinQty: s.MinQty, MaxQty: s.MaxQty, MinNotional: s.MinNotional,
-			Volatility: s.Volatility, MaxFillQty: s.MaxFillQty,
-		}
-	}
-	return out
-}
 
 // resolve returns a key's secret or passphrase: inline, or from the
 // environment variable named. Its errors never quote the value.

@@ -80,10 +80,10 @@ func (s *Server) placeOrder(c *call) result {
 		[]string{"place\x00" + c.acct.id + "\x00" + req.InstID, "subaccount\x00" + c.acct.id},
 		[]Limit{l.Place, {Max: accMax, Window: l.SubAccountWindow}}) {
 	case 0:
-		s.count(func(st *Stats) { st.Throttled50011["place"]++ })
+		s.stats.Count(func(st *Stats) { st.Throttled50011["place"]++ })
 		return errRateLimit()
 	case 1:
-		s.count(func(st *Stats) { st.SubAccount50061++ })
+		s.stats.Count(func(st *Stats) { st.SubAccount50061++ })
 		return opFail(op, sSubAccount, msgSubAccount)
 	}
 	if exp := c.r.Header.Get("expTime"); exp != "" {
@@ -141,7 +141,7 @@ func (s *Server) placeOrder(c *call) result {
 	s.log = append(s.log, Placement{At: c.now, Account: a.id, APIKey: c.key.apiKey, ClOrdID: r.clOrdID, OrdID: r.ordID,
 		InstID: r.instID, Side: r.side, OrdType: r.ordType, Sz: r.sz, Px: r.px, Book: book})
 	s.mu.Unlock()
-	s.count(func(st *Stats) { st.OrdersPlaced[a.id]++ })
+	s.stats.Count(func(st *Stats) { st.OrdersPlaced[a.id]++ })
 	if !book {
 		a.hub.injectCanceled(r)
 	}
@@ -632,10 +632,10 @@ func (s *Server) amendOrder(c *call) result {
 		[]string{"amend\x00" + c.acct.id + "\x00" + req.InstID, "subaccount\x00" + c.acct.id},
 		[]Limit{l.Amend, {Max: accMax, Window: l.SubAccountWindow}}) {
 	case 0:
-		s.count(func(st *Stats) { st.Throttled50011["amend"]++ })
+		s.stats.Count(func(st *Stats) { st.Throttled50011["amend"]++ })
 		return errRateLimit()
 	case 1:
-		s.count(func(st *Stats) { st.SubAccount50061++ })
+		s.stats.Count(func(st *Stats) { st.SubAccount50061++ })
 		return opFail(op, sSubAccount, msgSubAccount)
 	}
 	return opFail(op, sParam, "Parameter error: this simulator does not amend orders")

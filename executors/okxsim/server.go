@@ -3,16 +3,16 @@ package okxsim
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/simkit"
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/shopspring/decimal"
 )
@@ -24,17 +24,16 @@ type Server struct {
 	now     func() time.Time
 	x       *paper.Exchange
 	lim     *limiter
-	faults  *faults
+	faults  *simkit.Injector
 	routes  map[string]route
 	symbols map[string]paper.SymbolSpec // by instId
 	symList []paper.SymbolSpec          // in config order
 
-	ctx    context.Context // ends at Close: releases held requests and streams
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // background goroutines and connections
+	// host serves the API and runs the goroutines and connections; its
+	// Context ends at Close, releasing held requests and streams.
+	host *simkit.Host
 
-	statsMu sync.Mutex
-	stats   Stats
+	stats simkit.Counters[Stats]
 
 	mu       sync.Mutex // guards everything below
 	keys     map[string]*key
@@ -42,8 +41,6 @@ type Server struct {
 	accList  []*account
 	log      []Placement
 	seq      uint64 // engine client IDs and sim-only order IDs
-	hs       *http.Server
-	closed   bool
 }
 
 // account is one sub-account's state beyond the engine's.
@@ -111,20 +108,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, now: cfg.Now, lim: newLimiter(), faults: newFaults(cfg.Faults, cfg.Seed),
+		cfg: cfg, now: cfg.Now, lim: newLimiter(), faults: simkit.NewInjector(cfg.Faults, cfg.Seed, 0x6f6b7873696d), host: simkit.NewHost(),
 		keys: map[string]*key{}, accounts: map[string]*account{}, symbols: map[string]paper.SymbolSpec{},
-		stats: Stats{Throttled50011: map[string]int64{}, OrdersPlaced: map[string]int64{}},
 	}
+	s.stats.Count(func(st *Stats) { st.Throttled50011, st.OrdersPlaced = map[string]int64{}, map[string]int64{} })
 	balances := map[string]map[string]decimal.Decimal{}
 	for _, a := range cfg.Accounts {
-		var bal map[string]decimal.Decimal
-		if a.Balances != nil {
-			bal = map[string]decimal.Decimal{}
-			for asset, v := range a.Balances {
-				bal[asset] = decimal.RequireFromString(v) // checked by Validate
-			}
-		}
-		balances[a.ID] = bal
+		balances[a.ID], _ = simkit.Balances(a.ID, a.Balances) // checked by Validate
 		for _, kc := range a.Keys {
 			name := fmt.Sprintf("okxsim: account %s key %s", a.ID, kc.APIKey)
 			secret, err := resolve("secret", kc.Secret, kc.SecretEnv)
@@ -138,10 +128,7 @@ func New(cfg Config) (*Server, error) {
 			s.keys[kc.APIKey] = &key{account: a.ID, apiKey: kc.APIKey, secret: []byte(secret), passphrase: pass, enabled: !kc.Disabled}
 		}
 	}
-	x, err := paper.NewExchange(paper.Config{
-		Symbols: cfg.paperSymbols(), Seed: cfg.Seed, MakerFee: cfg.MakerFee, TakerFee: cfg.TakerFee,
-		Accounts: balances, Clock: cfg.Now, SubscriberBuffer: 1 << 14,
-	})
+	x, err := cfg.Exchange(balances, nil)
 	if err != nil {
 		return nil, fmt.Errorf("okxsim: %w", err)
 	}
@@ -150,7 +137,6 @@ func New(cfg Config) (*Server, error) {
 		s.symbols[sp.Symbol] = sp
 		s.symList = append(s.symList, sp)
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes = s.routeTable()
 	for _, a := range cfg.Accounts {
 		acct := &account{
@@ -160,14 +146,7 @@ func New(cfg Config) (*Server, error) {
 		acct.hub = newHub(s, acct)
 		s.accounts[a.ID] = acct
 		s.accList = append(s.accList, acct)
-		// Subscribe now, so no event of an order placed after New is missed.
-		updates, unsubscribe := x.Subscribe(a.ID)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer unsubscribe()
-			acct.hub.run(s.ctx, updates)
-		}()
+		s.host.Follow(x, a.ID, acct.hub.run)
 	}
 	return s, nil
 }
@@ -185,85 +164,28 @@ func (s *Server) Handler() http.Handler { return s }
 // http://127.0.0.1:41234; the private WebSocket is at
 // ws://127.0.0.1:41234/ws/v5/private.
 func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+	url, err := s.host.Open(addr, s, s.x, s.cfg.PriceTick)
 	if err != nil {
 		return "", fmt.Errorf("okxsim: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.hs != nil {
-		ln.Close()
-		return "", errors.New("okxsim: server closed or already started")
-	}
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = s.hs.Serve(ln) // ends with ErrServerClosed at Close
-	}()
-	if s.cfg.PriceTick > 0 {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			_ = s.x.Run(s.ctx, s.cfg.PriceTick)
-		}()
-	}
-	return "http://" + ln.Addr().String(), nil
+	return url, nil
 }
 
 // Run serves on addr until ctx ends, then closes the Server. It returns
 // nil after a clean shutdown.
-func (s *Server) Run(ctx context.Context, addr string) error {
-	if _, err := s.Start(addr); err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-	case <-s.ctx.Done():
-	}
-	return s.Close()
-}
+func (s *Server) Run(ctx context.Context, addr string) error { return s.host.Run(ctx, s, addr) }
 
 // Close stops serving, releases held requests, closes the WebSocket
 // connections and waits for every goroutine of the Server.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	hs := s.hs
-	s.mu.Unlock()
-	s.cancel()
-	var err error
-	if hs != nil {
-		err = hs.Close()
-	}
-	s.wg.Wait()
-	return err
-}
+func (s *Server) Close() error { return s.host.Close() }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	st := s.stats
-	st.Throttled50011 = make(map[string]int64, len(s.stats.Throttled50011))
-	for k, v := range s.stats.Throttled50011 {
-		st.Throttled50011[k] = v
-	}
-	st.OrdersPlaced = make(map[string]int64, len(s.stats.OrdersPlaced))
-	for k, v := range s.stats.OrdersPlaced {
-		st.OrdersPlaced[k] = v
-	}
-	return st
-}
-
-func (s *Server) count(f func(st *Stats)) {
-	s.statsMu.Lock()
-	f(&s.stats)
-	s.statsMu.Unlock()
+	return s.stats.Read(func(st Stats) Stats {
+		st.Throttled50011 = maps.Clone(st.Throttled50011)
+		st.OrdersPlaced = maps.Clone(st.OrdersPlaced)
+		return st
+	})
 }
 
 // RevokeKey makes apiKey answer 50111 (and its WebSocket logins 60005)
@@ -285,7 +207,7 @@ func (s *Server) RevokeKey(apiKey string, revoked bool) bool {
 }
 
 // SetFaults replaces the fault injection from now on.
-func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
+func (s *Server) SetFaults(f Faults) { s.faults.Set(f) }
 
 // SetAccRateLimit changes a sub-account's limit of new and amended orders
 // (what account-rate-limit reports as accRateLimit) from now on.
@@ -365,7 +287,7 @@ const maxBody = 64 << 10
 // ServeHTTP injects faults, authenticates private requests and handles
 // them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.count(func(st *Stats) { st.Requests++ })
+	s.stats.Count(func(st *Stats) { st.Requests++ })
 	if r.URL.Path == "/ws/v5/private" {
 		s.serveWS(w, r)
 		return
@@ -375,7 +297,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, errNotFound())
 		return
 	}
-	c := &call{r: r, ip: s.clientIP(r)}
+	c := &call{r: r, ip: simkit.ClientIP(r, s.cfg.TrustForwardedFor)}
 	if r.Method == http.MethodPost {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 			writeJSON(w, errContentType())
@@ -388,24 +310,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		c.body = string(b)
 	}
-	f := s.faults.draw(r.Method, r.URL.Path)
-	if !s.sleep(r.Context(), f.latency) {
+	f := s.faults.Draw(r.Method, r.URL.Path)
+	if !s.host.Sleep(r.Context(), f.Latency) {
 		return
 	}
-	switch f.kind {
-	case fault5xx:
-		s.count(func(st *Stats) { st.Errors5xx++ })
+	switch f.Kind {
+	case simkit.Error5xx:
+		s.stats.Count(func(st *Stats) { st.Errors5xx++ })
 		writeJSON(w, errInternal())
 		return
-	case faultTimeout:
-		s.count(func(st *Stats) { st.Timeouts++ })
-		if f.apply {
-			s.count(func(st *Stats) { st.TimeoutsApplied++ })
+	case simkit.Timeout:
+		s.stats.Count(func(st *Stats) { st.Timeouts++ })
+		if f.Apply {
+			s.stats.Count(func(st *Stats) { st.TimeoutsApplied++ })
 			_ = s.process(c, rt)
 		}
-		select {
-		case <-r.Context().Done(): // the client gave up: nothing to answer
-		case <-s.ctx.Done():
+		if s.host.Hold(r) { // closing; else the client gave up: nothing to answer
 			writeJSON(w, errEndpointTimeout())
 		}
 		return
@@ -419,7 +339,7 @@ func (s *Server) process(c *call, rt route) result {
 	if rt.private {
 		k, fail := s.authREST(c.r, c.body, c.now)
 		if fail != nil {
-			s.count(func(st *Stats) { st.AuthFailures++ })
+			s.stats.Count(func(st *Stats) { st.AuthFailures++ })
 			return *fail
 		}
 		c.key = k
@@ -436,7 +356,7 @@ func (s *Server) limit(c *call, class, scope string, l Limit) *result {
 	if s.lim.take(c.now, []string{class + "\x00" + scope}, []Limit{l}) < 0 {
 		return nil
 	}
-	s.count(func(st *Stats) { st.Throttled50011[class]++ })
+	s.stats.Count(func(st *Stats) { st.Throttled50011[class]++ })
 	e := errRateLimit()
 	return &e
 }
@@ -450,38 +370,4 @@ func writeJSON(w http.ResponseWriter, res result) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(res.status)
 	_, _ = w.Write(b)
-}
-
-// clientIP is the request's source address, or the first X-Forwarded-For
-// address when the config trusts it.
-func (s *Server) clientIP(r *http.Request) string {
-	if s.cfg.TrustForwardedFor {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			first, _, _ := strings.Cut(f, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// sleep waits d unless ctx or the Server ends first; false if it did not
-// wait the whole d.
-func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.ctx.Done():
-		return false
-	}
 }

@@ -76,15 +76,12 @@ func (c *wsConn) fail(e wsErr) {
 // serveWS serves /ws/v5/private: login, subscribe to the orders channel,
 // ping.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	leave, ok := s.host.Enter()
+	if !ok {
 		writeJSON(w, errInternal())
 		return
 	}
-	s.wg.Add(1) // before Close's Wait: s.closed is false under s.mu
-	s.mu.Unlock()
-	defer s.wg.Done()
+	defer leave()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
@@ -99,7 +96,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			hub.remove(wc)
 		}
 	}()
-	ctx, cancel := context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(s.host.Context())
 	defer cancel()
 	pumped := make(chan struct{})
 	go func() {
@@ -151,7 +148,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			}
 			k, e := s.authWS(a.APIKey, a.Passphrase, a.Timestamp, a.Sign, s.now())
 			if e != nil {
-				s.count(func(st *Stats) { st.AuthFailures++ })
+				s.stats.Count(func(st *Stats) { st.AuthFailures++ })
 				wc.fail(*e)
 				wc.stop() // the queued error is written first
 				continue
@@ -159,7 +156,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			wc.mu.Lock()
 			wc.key = k
 			wc.mu.Unlock()
-			s.count(func(st *Stats) { st.Logins++ })
+			s.stats.Count(func(st *Stats) { st.Logins++ })
 			wc.reply(map[string]string{"event": "login", "code": "0", "msg": "", "connId": wc.id})
 		case "subscribe", "unsubscribe":
 			wc.mu.Lock()
@@ -200,7 +197,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // the Server closes), wc is stopped, a write fails, the connection is
 // idle too long or fault injection drops it.
 func (s *Server) pump(ctx context.Context, conn *websocket.Conn, wc *wsConn) {
-	every := s.faults.dropEvery()
+	every := s.faults.Faults().DropStreamEvery
 	pushes := 0
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
@@ -221,12 +218,12 @@ func (s *Server) pump(ctx context.Context, conn *websocket.Conn, wc *wsConn) {
 			wc.activity.Store(time.Now().UnixNano())
 			pushes++
 			if every > 0 && pushes%every == 0 {
-				s.count(func(st *Stats) { st.StreamDrops++ })
+				s.stats.Count(func(st *Stats) { st.StreamDrops++ })
 				return // the caller's CloseNow: no close frame, like a dropped connection
 			}
 		case <-wc.done:
 			if wc.abrupt.Load() {
-				s.count(func(st *Stats) { st.StreamDrops++ })
+				s.stats.Count(func(st *Stats) { st.StreamDrops++ })
 				return
 			}
 			for {
@@ -248,7 +245,7 @@ func (s *Server) pump(ctx context.Context, conn *websocket.Conn, wc *wsConn) {
 				return
 			}
 		case <-ctx.Done():
-			if s.ctx.Err() != nil {
+			if s.host.Context().Err() != nil {
 				conn.Close(websocket.StatusGoingAway, "server closing")
 			}
 			return
