@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/rs/zerolog"
 )
 
@@ -89,34 +90,15 @@ func (c Config) String() string {
 	if kt == "" {
 		kt = KeyHMAC
 	}
-	sec := "<none>"
-	if len(c.Secret) > 0 {
-		sec = "<redacted>"
-	}
 	return fmt.Sprintf("binance.Config{BaseURL: %q, WSURL: %q, APIKey: %q, Secret: %s, KeyType: %q, RecvWindow: %s, Timeout: %s, PollInterval: %s, UserStream: %q}",
-		c.BaseURL, c.WSURL, keyHint(c.APIKey), sec, kt, c.RecvWindow, c.Timeout, c.PollInterval, c.UserStream)
+		c.BaseURL, c.WSURL, venuekit.KeyHint(c.APIKey), venuekit.Secret(c.Secret), kt, c.RecvWindow, c.Timeout, c.PollInterval, c.UserStream)
 }
 
 // GoString is String, so %#v redacts too.
 func (c Config) GoString() string { return c.String() }
 
 // Format makes every verb (%v, %+v, %#v, %s, %q) print the redacted form.
-func (c Config) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", c.String())
-		return
-	}
-	_, _ = f.Write([]byte(c.String()))
-}
-
-// keyHint is what logs and strings show of an API key: enough to tell keys
-// apart, not enough to use one.
-func keyHint(k string) string {
-	if len(k) <= 8 {
-		return strings.Repeat("*", len(k))
-	}
-	return k[:6] + "…"
-}
+func (c Config) Format(f fmt.State, verb rune) { venuekit.Redacted(f, verb, c.String()) }
 
 func (c Config) withDefaults() (Config, error) {
 	if c.BaseURL == "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
 )
@@ -137,32 +138,6 @@ func makeFill(orderID, qty, price, fee, feeAsset string, tradeID int64, liq mess
 	}, nil
 }
 
-func asVenueError(err error) *executors.VenueError {
-	var ve *executors.VenueError
-	if errors.As(err, &ve) {
-		return ve
-	}
-	return nil
-}
-
-func isCode(err error, codes ...string) bool {
-	ve := asVenueError(err)
-	if ve == nil {
-		return false
-	}
-	for _, c := range codes {
-		if ve.Code == c {
-			return true
-		}
-	}
-	return false
-}
-
-func isKind(err error, k executors.ErrorKind) bool {
-	ve := asVenueError(err)
-	return ve != nil && ve.Kind == k
-}
-
 // Place sends o with POST /api/v3/order (newOrderRespType=FULL, so fills
 // that happen at once come back). o is checked against the symbol's
 // filters first. A duplicate client ID answers with the existing order's
@@ -203,17 +178,17 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 		return u, nil
 	case isDuplicate(err):
 		return v.Query(ctx, o.Symbol, o.ClientID)
-	case isCode(err, "-1021"):
+	case venuekit.IsCode(err, "-1021"):
 		v.resync(ctx)
 		return u, err
-	case isKind(err, executors.Unknown):
+	case venuekit.IsKind(err, executors.Unknown):
 		return v.resolveUnknown(ctx, o, p, sentAt, err)
 	}
 	return u, err
 }
 
 func isDuplicate(err error) bool {
-	ve := asVenueError(err)
+	ve := venuekit.AsVenueError(err)
 	return ve != nil && ve.Code == "-2010" && ve.Message == "Duplicate order sent."
 }
 
@@ -265,7 +240,7 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params,
 	for range resolveAttempts {
 		wait := delay
 		delay = min(2*delay, resolveMaxDelay)
-		if !sleep(ctx, wait) {
+		if !venuekit.Sleep(ctx, wait) {
 			break
 		}
 		q, err := v.Query(ctx, o.Symbol, o.ClientID)
@@ -295,31 +270,20 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params,
 		case isDuplicate(err):
 			delay = resolveFirstDelay
 			continue
-		case isKind(err, executors.Unknown):
+		case venuekit.IsKind(err, executors.Unknown):
 			lastErr, deadline, delay = err, at.Add(v.cfg.RecvWindow+clockMargin), resolveFirstDelay
 			continue
-		case isCode(err, "-1021"):
+		case venuekit.IsCode(err, "-1021"):
 			v.resync(ctx)
 		}
 		return u, err
 	}
 	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 		Message: "new order outcome still unknown after querying the venue", Err: lastErr}
-	if lv := asVenueError(lastErr); lv != nil {
+	if lv := venuekit.AsVenueError(lastErr); lv != nil {
 		ve.Usage = lv.Usage
 	}
 	return executors.OrderUpdate{}, ve
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // Query returns the order's state with GET /api/v3/order by
@@ -346,7 +310,7 @@ func (v *Venue) queryState(ctx context.Context, symbol, clientID string) (execut
 	r, err := v.do(ctx, http.MethodGet, "/api/v3/order",
 		params{}.add("symbol", native).add("origClientOrderId", clientID), signed)
 	if err != nil {
-		if isCode(err, "-1021") {
+		if venuekit.IsCode(err, "-1021") {
 			v.resync(ctx)
 		}
 		return executors.OrderUpdate{}, 0, err
@@ -414,10 +378,10 @@ func (v *Venue) Cancel(ctx context.Context, symbol, clientID string) (executors.
 		params{}.add("symbol", native).add("origClientOrderId", clientID), signed)
 	if err != nil {
 		switch {
-		case isCode(err, "-1021"):
+		case venuekit.IsCode(err, "-1021"):
 			v.resync(ctx)
-		case isCode(err, "-2011", "-2013", "-2026"):
-			return v.cancelRefused(ctx, symbol, clientID, asVenueError(err))
+		case venuekit.IsCode(err, "-2011", "-2013", "-2026"):
+			return v.cancelRefused(ctx, symbol, clientID, venuekit.AsVenueError(err))
 		}
 		return executors.OrderUpdate{}, err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 )
 
@@ -117,7 +117,7 @@ func (v *Venue) do(ctx context.Context, method, path string, p params, sec secur
 	ve := classify(resp.StatusCode, ae, retryAfter(resp.Header, ae, v.cfg.Now()))
 	ve.Usage = usage
 	if ve.Kind == executors.KeyInvalid {
-		v.log.Error().Str("api_key", keyHint(v.cfg.APIKey)).Int("code", ae.Code).Str("msg", ae.Msg).
+		v.log.Error().Str("api_key", venuekit.KeyHint(v.cfg.APIKey)).Int("code", ae.Code).Str("msg", ae.Msg).
 			Msg("binance refused the API key: revoked, IP not allowed, or missing the spot trading permission")
 	}
 	return nil, ve
@@ -205,35 +205,10 @@ func parseUsage(h http.Header) []executors.Usage {
 	return out
 }
 
-// safeError is a transport error with the request's query and signature
-// cut out of its text. It unwraps to the cause under net/http's *url.Error,
-// so errors.Is(err, context.DeadlineExceeded) still works.
-type safeError struct {
-	msg string
-	err error
-}
-
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.err }
-
 // sanitizeErr strips the URL (whose query holds the signature) that
-// *url.Error puts into its message.
+// *url.Error puts into its message, and the payload from the rest.
 func sanitizeErr(err error, payload string) error {
-	inner := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		inner = ue.Err
-		msg := ue.Op + " " + stripQuery(ue.URL) + ": " + redact(ue.Err.Error(), payload)
-		return &safeError{msg: msg, err: inner}
-	}
-	return &safeError{msg: redact(err.Error(), payload), err: inner}
-}
-
-func stripQuery(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		return u[:i]
-	}
-	return u
+	return venuekit.Transport(err, func(s string) string { return redact(s, payload) })
 }
 
 // redact removes the signed payload, and anything after a signature=, from

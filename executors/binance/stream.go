@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,17 +13,13 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
 )
 
 // Stream timing.
 const (
-	streamMinBackoff = 100 * time.Millisecond
-	streamMaxBackoff = 30 * time.Second
-	// streamStable is how long a connection must have lived for the
-	// backoff to start again from the minimum.
-	streamStable = time.Minute
 	// wsPing is how often the client pings, to notice a dead connection
 	// (Binance pings too; pongs are answered while reading).
 	wsPing        = 30 * time.Second
@@ -36,51 +31,21 @@ const (
 
 var subscribeSeq atomic.Int64
 
-// streamLoop keeps the user data stream connected, with backoff. While it
-// is down the poller follows open orders over REST; on every (re)connect
-// one poll pass picks up what happened in between.
+// streamLoop keeps the user data stream connected, reconnecting with
+// jittered backoff (venuekit.Reconnect). While it is down the poller
+// follows open orders over REST; on every (re)connect one poll pass picks
+// up what happened in between.
 func (v *Venue) streamLoop(ctx context.Context) {
-	backoff := streamMinBackoff
-	for ctx.Err() == nil {
-		start := time.Now()
-		var err error
+	venuekit.Reconnect(ctx, func(ctx context.Context) error {
+		defer v.streamUp.Store(false)
 		if v.cfg.UserStream == StreamListenKey {
-			err = v.runListenKey(ctx)
-		} else {
-			err = v.runWSAPI(ctx)
+			return v.runListenKey(ctx)
 		}
-		v.streamUp.Store(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(start) > streamStable {
-			backoff = streamMinBackoff
-		}
-		wait := jitter(backoff)
-		v.log.Warn().Str("error", errText(err)).Dur("retry_in", wait).Msg("binance user data stream down; polling open orders")
+		return v.runWSAPI(ctx)
+	}, func(err error, wait time.Duration) {
+		v.log.Warn().Str("error", venuekit.ErrText(err)).Dur("retry_in", wait).Msg("binance user data stream down; polling open orders")
 		v.kickPoll()
-		if !sleep(ctx, wait) {
-			return
-		}
-		backoff = min(2*backoff, streamMaxBackoff)
-	}
-}
-
-// jitter is a random wait in [d/2, d): the keys of a process, or the
-// processes of a deployment, that lost their streams together (a venue
-// restart, a network blip) do not all reconnect at the same instants.
-func jitter(d time.Duration) time.Duration {
-	if d < 2 {
-		return d
-	}
-	return d/2 + rand.N(d-d/2)
-}
-
-func errText(err error) string {
-	if err == nil {
-		return "closed"
-	}
-	return err.Error()
+	})
 }
 
 func (v *Venue) dialWS(ctx context.Context, u string) (*websocket.Conn, error) {
@@ -159,7 +124,7 @@ func (v *Venue) runWSAPI(ctx context.Context) error {
 					v.resync(ctx)
 				}
 				if ve.Kind == executors.KeyInvalid {
-					v.log.Error().Str("api_key", keyHint(v.cfg.APIKey)).Int("code", ae.Code).Str("msg", ae.Msg).
+					v.log.Error().Str("api_key", venuekit.KeyHint(v.cfg.APIKey)).Int("code", ae.Code).Str("msg", ae.Msg).
 						Msg("binance refused the API key for the user data stream")
 				}
 				return ve

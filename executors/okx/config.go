@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/rs/zerolog"
 )
 
@@ -74,36 +75,15 @@ type Config struct {
 
 // String describes the config with the secret and passphrase redacted.
 func (c Config) String() string {
-	red := func(b []byte) string {
-		if len(b) == 0 {
-			return "<none>"
-		}
-		return "<redacted>"
-	}
 	return fmt.Sprintf("okx.Config{BaseURL: %q, WSURL: %q, APIKey: %q, Secret: %s, Passphrase: %s, Demo: %t, ExpWindow: %s, Timeout: %s, PollInterval: %s}",
-		c.BaseURL, c.WSURL, keyHint(c.APIKey), red(c.Secret), red(c.Passphrase), c.Demo, c.ExpWindow, c.Timeout, c.PollInterval)
+		c.BaseURL, c.WSURL, venuekit.KeyHint(c.APIKey), venuekit.Secret(c.Secret), venuekit.Secret(c.Passphrase), c.Demo, c.ExpWindow, c.Timeout, c.PollInterval)
 }
 
 // GoString is String, so %#v redacts too.
 func (c Config) GoString() string { return c.String() }
 
 // Format makes every verb (%v, %+v, %#v, %s, %q) print the redacted form.
-func (c Config) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", c.String())
-		return
-	}
-	_, _ = f.Write([]byte(c.String()))
-}
-
-// keyHint is what logs and strings show of an API key: enough to tell keys
-// apart, not enough to use one.
-func keyHint(k string) string {
-	if len(k) <= 8 {
-		return strings.Repeat("*", len(k))
-	}
-	return k[:6] + "…"
-}
+func (c Config) Format(f fmt.State, verb rune) { venuekit.Redacted(f, verb, c.String()) }
 
 func (c Config) withDefaults() (Config, error) {
 	if c.BaseURL == "" {

@@ -79,7 +79,8 @@
 //
 // The stream logs in (timestamp in seconds, sign over timestamp + "GET" +
 // "/users/self/verify"), subscribes to the orders channel for SPOT, sends
-// "ping" after 20 s without a message and reconnects with backoff. While
+// "ping" after 20 s without a message and reconnects with jittered
+// backoff (executors/internal/venuekit.Reconnect). While
 // it is down, and once after every reconnect, tracked orders are polled
 // with GET /api/v5/trade/orders-pending and /trade/order (+ /trade/fills).
 // Every key of a sub-account receives the sub-account's orders; only

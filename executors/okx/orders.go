@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
 )
@@ -120,32 +121,6 @@ func makeFill(tradeID, sz, px, fee, feeCcy, execType string) (messages.Fill, err
 	return messages.Fill{Quantity: q, Price: p, Fee: f.Neg(), FeeAsset: feeCcy, TradeID: tradeID, Liquidity: liq}, nil
 }
 
-func asVenueError(err error) *executors.VenueError {
-	var ve *executors.VenueError
-	if errors.As(err, &ve) {
-		return ve
-	}
-	return nil
-}
-
-func isCode(err error, codes ...string) bool {
-	ve := asVenueError(err)
-	if ve == nil {
-		return false
-	}
-	for _, c := range codes {
-		if ve.Code == c {
-			return true
-		}
-	}
-	return false
-}
-
-func isKind(err error, k executors.ErrorKind) bool {
-	ve := asVenueError(err)
-	return ve != nil && ve.Kind == k
-}
-
 // Place sends o with POST /api/v5/trade/order (tdMode cash, clOrdId
 // o.ClientID, expTime now+ExpWindow) after checking it against the
 // instrument. OKX's answer holds only the order ID: the order's state and
@@ -190,14 +165,14 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 	switch {
 	case err == nil:
 		return u, nil
-	case isCode(err, "51016"):
+	case venuekit.IsCode(err, "51016"):
 		// Live with this clOrdId already (an earlier attempt): ask for it.
 		v.markPlaced(o.ClientID)
 		return v.Query(ctx, o.Symbol, o.ClientID)
-	case isCode(err, "50102", "50112"):
+	case venuekit.IsCode(err, "50102", "50112"):
 		v.resync(ctx)
 		return u, err
-	case isKind(err, executors.Unknown):
+	case venuekit.IsKind(err, executors.Unknown):
 		return v.resolveUnknown(ctx, o, body, expAt, err)
 	}
 	return u, err
@@ -222,7 +197,7 @@ func (v *Venue) send(ctx context.Context, o executors.Order, body map[string]any
 			return u, expAt, err
 		}
 	}
-	if ve := asVenueError(err); ve != nil && ve.Code == "50061" {
+	if ve := venuekit.AsVenueError(err); ve != nil && ve.Code == "50061" {
 		// OKX says the sub-account is full: the budget counts it so.
 		if n, _ := v.AccountRateLimit(); n > 0 {
 			ve.Usage = []executors.Usage{{Limit: budget.OKXSubAccount, Used: n}}
@@ -278,7 +253,7 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[
 	for range resolveAttempts {
 		wait := delay
 		delay = min(2*delay, resolveMaxDelay)
-		if !sleep(ctx, wait) {
+		if !venuekit.Sleep(ctx, wait) {
 			break
 		}
 		q, err := v.Query(ctx, o.Symbol, o.ClientID)
@@ -310,34 +285,23 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[
 		switch {
 		case err == nil:
 			return u, nil
-		case isCode(err, "51016"):
+		case venuekit.IsCode(err, "51016"):
 			delay = resolveFirstDelay
 			continue
-		case isKind(err, executors.Unknown):
+		case venuekit.IsKind(err, executors.Unknown):
 			lastErr, deadline, delay = err, at.Add(clockMargin), resolveFirstDelay
 			continue
-		case isCode(err, "50102", "50112"):
+		case venuekit.IsCode(err, "50102", "50112"):
 			v.resync(ctx)
 		}
 		return u, err
 	}
 	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 		Message: "new order outcome still unknown after querying okx", Err: lastErr}
-	if lv := asVenueError(lastErr); lv != nil {
+	if lv := venuekit.AsVenueError(lastErr); lv != nil {
 		ve.Usage = lv.Usage
 	}
 	return executors.OrderUpdate{}, ve
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // refreshInfoIfStale reloads the instruments now unless they are fresh.
@@ -373,7 +337,7 @@ func (v *Venue) queryState(ctx context.Context, symbol, clientID string) (execut
 	r, err := v.do(ctx, request{method: http.MethodGet, path: "/api/v5/trade/order", private: true,
 		query: url.Values{"instId": {symbol}, "clOrdId": {clientID}}})
 	if err != nil {
-		if isCode(err, "50102", "50112") {
+		if venuekit.IsCode(err, "50102", "50112") {
 			v.resync(ctx)
 		}
 		return executors.OrderUpdate{}, err
@@ -449,10 +413,10 @@ func (v *Venue) Cancel(ctx context.Context, symbol, clientID string) (executors.
 	}
 	if err != nil {
 		switch {
-		case isCode(err, "50102", "50112"):
+		case venuekit.IsCode(err, "50102", "50112"):
 			v.resync(ctx)
-		case isCode(err, "51400", "51401", "51402", "51410"):
-			return v.cancelRefused(ctx, symbol, clientID, asVenueError(err))
+		case venuekit.IsCode(err, "51400", "51401", "51402", "51410"):
+			return v.cancelRefused(ctx, symbol, clientID, venuekit.AsVenueError(err))
 		}
 		return executors.OrderUpdate{}, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 )
 
@@ -132,7 +133,7 @@ func (v *Venue) do(ctx context.Context, rq request) (*response, error) {
 // noteError logs what an operator must act on.
 func (v *Venue) noteError(ve *executors.VenueError) {
 	if ve.Kind == executors.KeyInvalid {
-		v.log.Error().Str("api_key", keyHint(v.cfg.APIKey)).Str("code", ve.Code).Str("msg", ve.Message).
+		v.log.Error().Str("api_key", venuekit.KeyHint(v.cfg.APIKey)).Str("code", ve.Code).Str("msg", ve.Message).
 			Msg("okx refused the API key: deleted, frozen, IP not allowed, wrong passphrase or secret, or missing the trade permission")
 	}
 }
@@ -229,28 +230,7 @@ func (v *Venue) op(r *response) (opResult, error) {
 // transportErr is a net/http error without its URL (which holds nothing
 // secret, but is noise) that still unwraps to the cause, so
 // errors.Is(err, context.DeadlineExceeded) works.
-func transportErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &safeError{msg: ue.Op + " " + stripQuery(ue.URL) + ": " + ue.Err.Error(), err: ue.Err}
-	}
-	return err
-}
-
-type safeError struct {
-	msg string
-	err error
-}
-
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.err }
-
-func stripQuery(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		return u[:i]
-	}
-	return u
-}
+func transportErr(err error) error { return venuekit.Transport(err, nil) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -14,17 +14,13 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
 )
 
 // Stream timing.
 const (
-	streamMinBackoff = 100 * time.Millisecond
-	streamMaxBackoff = 30 * time.Second
-	// streamStable is how long a connection must have lived for the
-	// backoff to start again from the minimum.
-	streamStable = time.Minute
 	// OKX closes a connection silent for 30 s: the client sends "ping"
 	// after wsPing without a message, and gives up on one silent for
 	// wsDead.
@@ -158,36 +154,19 @@ func pushUpdate(e orderJSON) (executors.OrderUpdate, error) {
 
 var reqSeq atomic.Int64
 
-// loop keeps the private WebSocket connected, with backoff. While it is
-// down the poller follows open orders over REST; on every (re)connect one
-// poll pass picks up what happened in between.
+// loop keeps the private WebSocket connected, reconnecting with
+// jittered backoff (venuekit.Reconnect). While it is down the poller
+// follows open orders over REST; on every (re)connect one poll pass picks
+// up what happened in between.
 func (s *stream) loop(ctx context.Context) {
 	v := s.v
-	backoff := streamMinBackoff
-	for ctx.Err() == nil {
-		start := time.Now()
-		err := s.run(ctx)
-		s.down()
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(start) > streamStable {
-			backoff = streamMinBackoff
-		}
-		v.log.Warn().Str("error", errText(err)).Dur("retry_in", backoff).Msg("okx private websocket down; polling open orders")
+	venuekit.Reconnect(ctx, func(ctx context.Context) error {
+		defer s.down()
+		return s.run(ctx)
+	}, func(err error, wait time.Duration) {
+		v.log.Warn().Str("error", venuekit.ErrText(err)).Dur("retry_in", wait).Msg("okx private websocket down; polling open orders")
 		v.kickPoll()
-		if !sleep(ctx, backoff) {
-			return
-		}
-		backoff = min(2*backoff, streamMaxBackoff)
-	}
-}
-
-func errText(err error) string {
-	if err == nil {
-		return "closed"
-	}
-	return err.Error()
+	})
 }
 
 // down marks the stream down and wakes every waiter.
@@ -294,7 +273,7 @@ func (s *stream) headers() http.Header {
 func (s *stream) refused(code, msg string) error {
 	switch code {
 	case "60005", "60007", "60009", "60024", "60032":
-		s.v.log.Error().Str("api_key", keyHint(s.v.cfg.APIKey)).Str("code", code).Str("msg", msg).
+		s.v.log.Error().Str("api_key", venuekit.KeyHint(s.v.cfg.APIKey)).Str("code", code).Str("msg", msg).
 			Msg("okx refused the API key's websocket login")
 	case "60004", "60006":
 		s.v.resync(context.Background())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 )
@@ -168,10 +169,10 @@ func (v *Venue) StreamUp() bool { return v.stream.up.Load() }
 func (v *Venue) readAccountRateLimit(ctx context.Context) error {
 	var err error
 	for range 4 {
-		if err = v.loadAccountRateLimit(ctx); err == nil || !isKind(err, executors.Throttled) {
+		if err = v.loadAccountRateLimit(ctx); err == nil || !venuekit.IsKind(err, executors.Throttled) {
 			return err
 		}
-		if !sleep(ctx, accountRateLimitSpacing) {
+		if !venuekit.Sleep(ctx, accountRateLimitSpacing) {
 			return err
 		}
 	}
