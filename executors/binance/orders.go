@@ -211,7 +211,7 @@ func (v *Venue) send(ctx context.Context, clientID string, p params) (executors.
 		return u, sentAt, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 			Message: "unreadable new order answer", Usage: r.usage, Err: err}
 	}
-	v.track(u, v.nativeOf(u.Symbol))
+	v.orders.Track(u, v.nativeOf(u.Symbol))
 	return u, sentAt, nil
 }
 
@@ -324,7 +324,7 @@ func (v *Venue) queryState(ctx context.Context, symbol, clientID string) (execut
 	if err != nil {
 		return u, 0, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable order answer", Usage: r.usage, Err: err}
 	}
-	v.track(u, native)
+	v.orders.Track(u, native)
 	return u, oj.OrderID, nil
 }
 
@@ -394,7 +394,7 @@ func (v *Venue) Cancel(ctx context.Context, symbol, clientID string) (executors.
 	if err != nil {
 		return u, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable cancel answer", Usage: r.usage, Err: err}
 	}
-	v.track(u, native)
+	v.orders.Track(u, native)
 	return u, nil
 }
 

@@ -44,7 +44,7 @@ func (v *Venue) streamLoop(ctx context.Context) {
 		return v.runWSAPI(ctx)
 	}, func(err error, wait time.Duration) {
 		v.log.Warn().Str("error", venuekit.ErrText(err)).Dur("retry_in", wait).Msg("binance user data stream down; polling open orders")
-		v.kickPoll()
+		v.orders.Kick()
 	})
 }
 
@@ -131,7 +131,7 @@ func (v *Venue) runWSAPI(ctx context.Context) error {
 			}
 			subscribed = true
 			v.streamUp.Store(true)
-			v.kickPoll()
+			v.orders.Kick()
 			v.log.Info().Msg("binance user data stream subscribed")
 		case len(m.Event) > 0 && subscribed:
 			if done := v.handleEvent(ctx, m.Event); done {
@@ -172,7 +172,7 @@ func (v *Venue) runListenKey(ctx context.Context) error {
 	})
 	defer stop()
 	v.streamUp.Store(true)
-	v.kickPoll()
+	v.orders.Kick()
 	v.log.Info().Msg("binance user data stream connected (listenKey)")
 	for {
 		_, data, err := c.Read(ctx)
@@ -247,7 +247,7 @@ func (v *Venue) handleEvent(ctx context.Context, data []byte) (ended bool) {
 		return false
 	}
 	if ok {
-		v.deliver(ctx, u, native)
+		v.orders.Deliver(ctx, u, native)
 	}
 	return false
 }
@@ -261,7 +261,7 @@ func (v *Venue) parseExecutionReport(ev map[string]json.RawMessage) (u executors
 		clientID = orig // a cancel's c is the cancel request's own ID
 	}
 	execType := str(ev["x"])
-	if execType == "NEW" || !v.ours(clientID) {
+	if execType == "NEW" || !v.orders.Ours(clientID) {
 		return u, "", false, nil
 	}
 	native = str(ev["s"])
@@ -317,90 +317,23 @@ func num(raw json.RawMessage) string {
 	return n.String()
 }
 
-// deliver sends u on Updates, waiting at most sendWait. If Updates stays
-// full the update is dropped and the order marked dirty: the poller sends
-// its full state (every fill so far) when there is room again.
-func (v *Venue) deliver(ctx context.Context, u executors.OrderUpdate, native string) {
-	v.track(u, native)
-	select {
-	case v.updates <- u:
-		return
-	default:
-	}
-	t := time.NewTimer(sendWait)
-	defer t.Stop()
-	select {
-	case v.updates <- u:
-		return
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	v.omu.Lock()
-	tr, ok := v.orders[u.ClientID]
-	if !ok {
-		tr = &tracked{native: native, status: string(u.Status), cum: u.CumQuantity}
-		v.orders[u.ClientID] = tr
-	}
-	tr.dirty = true
-	v.omu.Unlock()
-	v.log.Warn().Str("client_order_id", u.ClientID).Msg("binance updates channel full; order left to the poller")
-	v.kickPoll()
-}
-
-func (v *Venue) kickPoll() {
-	select {
-	case v.pollKick <- struct{}{}:
-	default:
-	}
-}
-
 // pollLoop follows tracked orders over REST while the stream is down, and
 // re-sends dropped updates.
 func (v *Venue) pollLoop(ctx context.Context) {
-	t := time.NewTicker(v.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if !v.streamUp.Load() || v.anyDirty() {
-				v.pollOnce(ctx)
-			}
-		case <-v.pollKick:
-			v.pollOnce(ctx)
-		}
-	}
-}
-
-func (v *Venue) anyDirty() bool {
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	for _, t := range v.orders {
-		if t.dirty {
-			return true
-		}
-	}
-	return false
-}
-
-type pollItem struct {
-	clientID string
-	cum      decimal.Decimal
-	status   string
-	dirty    bool
+	v.orders.Poll(ctx, v.cfg.PollInterval, v.streamUp.Load, v.pollOnce)
 }
 
 // pollOnce asks GET /api/v3/openOrders per symbol with tracked orders, then
 // queries each tracked order that changed, closed, or is dirty, and sends
 // its state.
 func (v *Venue) pollOnce(ctx context.Context) {
-	groups := map[string][]pollItem{}
-	v.omu.Lock()
-	for id, t := range v.orders {
-		groups[t.native] = append(groups[t.native], pollItem{id, t.cum, t.status, t.dirty})
+	groups := map[string]map[string]venuekit.Tracked{}
+	for id, t := range v.orders.Orders() {
+		if groups[t.Symbol] == nil {
+			groups[t.Symbol] = map[string]venuekit.Tracked{}
+		}
+		groups[t.Symbol][id] = t
 	}
-	v.omu.Unlock()
 	for native, items := range groups {
 		if ctx.Err() != nil {
 			return
@@ -419,59 +352,26 @@ func (v *Venue) pollOnce(ctx context.Context) {
 		for _, o := range open {
 			live[o.ClientOrderID] = o
 		}
-		for _, it := range items {
-			if o, ok := live[it.clientID]; ok && !it.dirty {
+		for id, it := range items {
+			if o, ok := live[id]; ok && !it.Dirty {
 				cum, err := decOr0(o.ExecutedQty)
-				if err == nil && cum.Equal(it.cum) && string(mapStatus(o.Status, cum)) == it.status {
+				if err == nil && cum.Equal(it.Cum) && string(mapStatus(o.Status, cum)) == it.Status {
 					continue // unchanged
 				}
 			}
-			u, err := v.Query(ctx, native, it.clientID)
+			u, err := v.Query(ctx, native, id)
 			if errors.Is(err, executors.ErrUnknownOrder) {
-				v.untrack(it.clientID)
+				v.orders.Untrack(id)
 				continue
 			}
 			if err != nil {
-				v.log.Warn().Err(err).Str("client_order_id", it.clientID).Msg("binance poll: order query failed")
+				v.log.Warn().Err(err).Str("client_order_id", id).Msg("binance poll: order query failed")
 				continue
 			}
 			u.Usage = nil
-			if it.dirty || u.Status != messages.Status(it.status) || !u.CumQuantity.Equal(it.cum) {
-				v.resend(ctx, u)
+			if it.Dirty || u.Status != messages.Status(it.Status) || !u.CumQuantity.Equal(it.Cum) {
+				v.orders.Resend(ctx, u)
 			}
 		}
 	}
-}
-
-// resend offers a polled state to Updates; on success the order is no
-// longer dirty (and forgotten if closed).
-func (v *Venue) resend(ctx context.Context, u executors.OrderUpdate) {
-	t := time.NewTimer(sendWait)
-	defer t.Stop()
-	select {
-	case v.updates <- u:
-	case <-t.C:
-		v.omu.Lock()
-		if tr, ok := v.orders[u.ClientID]; ok {
-			tr.dirty = true
-		}
-		v.omu.Unlock()
-		return
-	case <-ctx.Done():
-		return
-	}
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	if tr, ok := v.orders[u.ClientID]; ok {
-		tr.dirty = false
-		if u.Status.Terminal() {
-			delete(v.orders, u.ClientID)
-		}
-	}
-}
-
-func (v *Venue) untrack(clientID string) {
-	v.omu.Lock()
-	delete(v.orders, clientID)
-	v.omu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
 )
@@ -59,7 +60,8 @@ func TestStreamDeliversFills(t *testing.T) {
 // A cancel's executionReport carries the cancel request's ID in c and the
 // order's in C.
 func TestParseExecutionReportCancel(t *testing.T) {
-	v := &Venue{orders: map[string]*tracked{}}
+	v := &Venue{}
+	v.orders = venuekit.NewTracker("binance", nil, v.log)
 	raw := `{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"cancelXYZ","S":"BUY","o":"LIMIT","f":"GTC",
 	"q":"1.00000000","p":"0.10264410","P":"0.00000000","F":"0.00000000","g":-1,"C":"kr0123456789abcdefghijklmnopqrst",
 	"x":"CANCELED","X":"CANCELED","r":"NONE","i":4293153,"l":"0.00000000","z":"0.25000000","L":"0.00000000","n":"0",
@@ -127,7 +129,7 @@ func TestFullUpdatesRecoveredByPolling(t *testing.T) {
 	}
 	start := time.Now()
 	f.fill(id, "1", "20000.00")
-	bustest.WaitFor(t, "order marked for the poller", v.anyDirty)
+	bustest.WaitFor(t, "order marked for the poller", v.orders.Dirty)
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("reader blocked on a full channel")
 	}
@@ -136,7 +138,7 @@ func TestFullUpdatesRecoveredByPolling(t *testing.T) {
 	if u.Status != messages.StatusFilled || !u.CumQuantity.Equal(d("1")) || len(u.Fills) != 1 {
 		t.Fatalf("recovered update: %+v", u)
 	}
-	bustest.WaitFor(t, "dirty cleared", func() bool { return !v.anyDirty() })
+	bustest.WaitFor(t, "dirty cleared", func() bool { return !v.orders.Dirty() })
 }
 
 func TestCloseClosesUpdates(t *testing.T) {

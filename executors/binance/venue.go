@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/rs/zerolog"
-	"github.com/shopspring/decimal"
 )
 
 var _ executors.Venue = (*Venue)(nil)
@@ -22,11 +22,6 @@ const (
 	// infoMinAge keeps an unknown symbol from reloading exchangeInfo
 	// (weight 20) more than once a minute.
 	infoMinAge = time.Minute
-	// updatesCap bounds Updates(). When it is full the stream reader waits
-	// at most sendWait, then drops the update and marks the order for the
-	// poller, which sends its full state (all fills) once there is room.
-	updatesCap = 1024
-	sendWait   = 50 * time.Millisecond
 )
 
 // Venue is one Binance spot API key. Place, Cancel and Query are meant for
@@ -46,28 +41,19 @@ type Venue struct {
 	infoAt     time.Time
 	lastUsage  []executors.Usage
 
-	omu    sync.Mutex // guards orders
-	orders map[string]*tracked
+	// orders are the orders this Venue follows; Updates is theirs. When
+	// it is full the stream reader waits at most venuekit.SendWait, then
+	// drops the update and marks the order for the poller, which sends
+	// its full state (all fills) once there is room.
+	orders  *venuekit.Tracker
+	updates chan executors.OrderUpdate
 
-	updates  chan executors.OrderUpdate
 	streamUp atomic.Bool
 	infoKick chan struct{}
-	pollKick chan struct{}
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-}
-
-// tracked is an order this Venue placed or looked up and has not seen
-// close, so the poller can follow it while the stream is down.
-type tracked struct {
-	native string
-	cum    decimal.Decimal
-	status string
-	// dirty: an update of it was dropped (Updates full); the poller sends
-	// its state again.
-	dirty bool
 }
 
 // New connects a key: it checks the config, fetches the venue's time and
@@ -86,11 +72,10 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 		cfg:      cfg,
 		signer:   s,
 		log:      cfg.Logger,
-		orders:   map[string]*tracked{},
-		updates:  make(chan executors.OrderUpdate, updatesCap),
+		updates:  make(chan executors.OrderUpdate, venuekit.UpdatesCap),
 		infoKick: make(chan struct{}, 1),
-		pollKick: make(chan struct{}, 1),
 	}
+	v.orders = venuekit.NewTracker("binance", v.updates, v.log)
 	if err := v.syncClock(ctx); err != nil {
 		return nil, fmt.Errorf("binance: fetching server time: %w", err)
 	}
@@ -110,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 func (v *Venue) Name() string { return "binance" }
 
 // Updates delivers stream and poll events of this Venue's orders. See
-// updatesCap for what happens when it is full. It is closed by Close.
+// Venue.orders for what happens when it is full. It is closed by Close.
 func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
 
 // Close stops the stream, the poller and the refreshers, waits for them,
@@ -188,39 +173,4 @@ func (v *Venue) resync(ctx context.Context) {
 	if err := v.syncClock(ctx); err != nil {
 		v.log.Warn().Err(err).Msg("binance clock resync failed")
 	}
-}
-
-// track records an order's latest state; a closed order is forgotten
-// unless an update of it still has to be delivered.
-func (v *Venue) track(u executors.OrderUpdate, native string) {
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	t, ok := v.orders[u.ClientID]
-	if u.Status.Terminal() {
-		if ok && !t.dirty {
-			delete(v.orders, u.ClientID)
-		}
-		if ok {
-			t.status, t.cum = string(u.Status), u.CumQuantity
-		}
-		return
-	}
-	if !ok {
-		t = &tracked{native: native}
-		v.orders[u.ClientID] = t
-	}
-	t.status, t.cum = string(u.Status), u.CumQuantity
-}
-
-// ours reports whether a client ID belongs to this Venue: one it tracks,
-// or one VenueClientID made (every keyrouter order, so orders placed before
-// a restart are followed too).
-func (v *Venue) ours(clientID string) bool {
-	if len(clientID) == 32 && clientID[:2] == "kr" {
-		return true
-	}
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	_, ok := v.orders[clientID]
-	return ok
 }

@@ -221,7 +221,7 @@ func (v *Venue) firstState(ctx context.Context, o executors.Order, ordID string,
 		}
 		u = q
 	}
-	v.track(u)
+	v.orders.Track(u, u.Symbol)
 	if u.Status == messages.StatusRejected {
 		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Rejected, Reason: messages.ReasonVenueRejected,
 			Code: "POST_ONLY", Message: u.Message}
@@ -352,7 +352,7 @@ func (v *Venue) queryState(ctx context.Context, symbol, clientID string) (execut
 		return u, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError, Message: "unreadable order answer", Err: err}
 	}
 	u.ClientID = clientID
-	v.track(u)
+	v.orders.Track(u, u.Symbol)
 	return u, nil
 }
 
@@ -428,7 +428,7 @@ func (v *Venue) Cancel(ctx context.Context, symbol, clientID string) (executors.
 		}
 	}
 	u.ClientID = clientID
-	v.track(u)
+	v.orders.Track(u, u.Symbol)
 	return u, nil
 }
 

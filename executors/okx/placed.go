@@ -38,13 +38,13 @@ func (p *placedSet) has(id string) bool {
 }
 
 func (v *Venue) markPlaced(id string) {
-	v.omu.Lock()
+	v.pmu.Lock()
 	v.placed.add(id)
-	v.omu.Unlock()
+	v.pmu.Unlock()
 }
 
 func (v *Venue) placedBefore(id string) bool {
-	v.omu.Lock()
-	defer v.omu.Unlock()
+	v.pmu.Lock()
+	defer v.pmu.Unlock()
 	return v.placed.has(id)
 }

@@ -165,7 +165,7 @@ func (s *stream) loop(ctx context.Context) {
 		return s.run(ctx)
 	}, func(err error, wait time.Duration) {
 		v.log.Warn().Str("error", venuekit.ErrText(err)).Dur("retry_in", wait).Msg("okx private websocket down; polling open orders")
-		v.kickPoll()
+		v.orders.Kick()
 	})
 }
 
@@ -245,7 +245,7 @@ func (s *stream) run(ctx context.Context) error {
 			s.dropped = make(chan struct{})
 			s.mu.Unlock()
 			s.up.Store(true)
-			v.kickPoll()
+			v.orders.Kick()
 			v.log.Info().Msg("okx orders channel subscribed")
 		case "error":
 			return s.refused(m.Code, m.Msg)
@@ -338,7 +338,7 @@ func (s *stream) dispatch(ctx context.Context, entries []orderJSON) {
 	}
 	s.mu.Unlock()
 	for _, e := range entries {
-		if !v.ours(e.ClOrdID) || e.State == "live" && e.TradeID == "" || e.CancelSource == "31" {
+		if !v.orders.Ours(e.ClOrdID) || e.State == "live" && e.TradeID == "" || e.CancelSource == "31" {
 			continue
 		}
 		u, err := pushUpdate(e)
@@ -346,94 +346,21 @@ func (s *stream) dispatch(ctx context.Context, entries []orderJSON) {
 			v.log.Warn().Err(err).Msg("okx orders push not understood")
 			continue
 		}
-		v.deliver(ctx, u)
-	}
-}
-
-// deliver sends u on Updates, waiting at most sendWait. If Updates stays
-// full the update is dropped and the order marked dirty: the poller sends
-// its full state (every fill so far) when there is room again.
-func (v *Venue) deliver(ctx context.Context, u executors.OrderUpdate) {
-	v.track(u)
-	select {
-	case v.updates <- u:
-		return
-	default:
-	}
-	t := time.NewTimer(sendWait)
-	defer t.Stop()
-	select {
-	case v.updates <- u:
-		return
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	v.omu.Lock()
-	tr, ok := v.orders[u.ClientID]
-	if !ok {
-		tr = &tracked{instID: u.Symbol, ordID: u.VenueOrderID, status: string(u.Status), cum: u.CumQuantity}
-		v.orders[u.ClientID] = tr
-	}
-	tr.dirty = true
-	v.omu.Unlock()
-	v.log.Warn().Str("client_order_id", u.ClientID).Msg("okx updates channel full; order left to the poller")
-	v.kickPoll()
-}
-
-func (v *Venue) kickPoll() {
-	select {
-	case v.pollKick <- struct{}{}:
-	default:
+		v.orders.Deliver(ctx, u, u.Symbol)
 	}
 }
 
 // pollLoop follows tracked orders over REST while the stream is down, and
 // re-sends dropped updates.
 func (v *Venue) pollLoop(ctx context.Context) {
-	t := time.NewTicker(v.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if !v.stream.up.Load() || v.anyDirty() {
-				v.pollOnce(ctx)
-			}
-		case <-v.pollKick:
-			v.pollOnce(ctx)
-		}
-	}
-}
-
-func (v *Venue) anyDirty() bool {
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	for _, t := range v.orders {
-		if t.dirty {
-			return true
-		}
-	}
-	return false
-}
-
-type pollItem struct {
-	clientID, instID string
-	cum              decimal.Decimal
-	status           string
-	dirty            bool
+	v.orders.Poll(ctx, v.cfg.PollInterval, v.stream.up.Load, v.pollOnce)
 }
 
 // pollOnce reads GET /api/v5/trade/orders-pending (SPOT, paged), then
 // queries each tracked order that changed, closed, or is dirty, and sends
 // its state.
 func (v *Venue) pollOnce(ctx context.Context) {
-	var items []pollItem
-	v.omu.Lock()
-	for id, t := range v.orders {
-		items = append(items, pollItem{id, t.instID, t.cum, t.status, t.dirty})
-	}
-	v.omu.Unlock()
+	items := v.orders.Orders()
 	if len(items) == 0 {
 		return
 	}
@@ -442,26 +369,26 @@ func (v *Venue) pollOnce(ctx context.Context) {
 		v.log.Warn().Err(err).Msg("okx poll: orders-pending failed")
 		return
 	}
-	for _, it := range items {
+	for id, it := range items {
 		if ctx.Err() != nil {
 			return
 		}
-		if o, ok := live[it.clientID]; ok && !it.dirty {
-			if u, err := update(o); err == nil && u.CumQuantity.Equal(it.cum) && string(u.Status) == it.status {
+		if o, ok := live[id]; ok && !it.Dirty {
+			if u, err := update(o); err == nil && u.CumQuantity.Equal(it.Cum) && string(u.Status) == it.Status {
 				continue // unchanged
 			}
 		}
-		u, err := v.Query(ctx, it.instID, it.clientID)
+		u, err := v.Query(ctx, it.Symbol, id)
 		if errors.Is(err, executors.ErrUnknownOrder) {
-			v.untrack(it.clientID)
+			v.orders.Untrack(id)
 			continue
 		}
 		if err != nil {
-			v.log.Warn().Err(err).Str("client_order_id", it.clientID).Msg("okx poll: order query failed")
+			v.log.Warn().Err(err).Str("client_order_id", id).Msg("okx poll: order query failed")
 			continue
 		}
-		if it.dirty || u.Status != messages.Status(it.status) || !u.CumQuantity.Equal(it.cum) {
-			v.resend(ctx, u)
+		if it.Dirty || u.Status != messages.Status(it.Status) || !u.CumQuantity.Equal(it.Cum) {
+			v.orders.Resend(ctx, u)
 		}
 	}
 }
@@ -493,37 +420,4 @@ func (v *Venue) pending(ctx context.Context) (map[string]orderJSON, error) {
 		}
 		after = os[len(os)-1].OrdID
 	}
-}
-
-// resend offers a polled state to Updates; on success the order is no
-// longer dirty (and forgotten if closed).
-func (v *Venue) resend(ctx context.Context, u executors.OrderUpdate) {
-	t := time.NewTimer(sendWait)
-	defer t.Stop()
-	select {
-	case v.updates <- u:
-	case <-t.C:
-		v.omu.Lock()
-		if tr, ok := v.orders[u.ClientID]; ok {
-			tr.dirty = true
-		}
-		v.omu.Unlock()
-		return
-	case <-ctx.Done():
-		return
-	}
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	if tr, ok := v.orders[u.ClientID]; ok {
-		tr.dirty = false
-		if u.Status.Terminal() {
-			delete(v.orders, u.ClientID)
-		}
-	}
-}
-
-func (v *Venue) untrack(clientID string) {
-	v.omu.Lock()
-	delete(v.orders, clientID)
-	v.omu.Unlock()
 }

@@ -35,11 +35,6 @@ const (
 	// rateLimitRetry is how soon a failed account-rate-limit read is tried
 	// again.
 	rateLimitRetry = time.Minute
-	// updatesCap bounds Updates(). When it is full the stream reader waits
-	// at most sendWait, then drops the update and marks the order for the
-	// poller, which sends its full state (all fills) once there is room.
-	updatesCap = 1024
-	sendWait   = 50 * time.Millisecond
 )
 
 // Venue is one OKX API key (of one sub-account), trading SPOT in cash
@@ -59,8 +54,13 @@ type Venue struct {
 	accRateLimit int64 // 0 until read
 	accRateAt    time.Time
 
-	omu    sync.Mutex // guards orders and placed
-	orders map[string]*tracked
+	// orders are the orders this Venue follows, delivered on updates.
+	// When it is full the stream reader waits at most venuekit.SendWait,
+	// then drops the update and marks the order for the poller, which
+	// sends its full state (all fills) once there is room.
+	orders *venuekit.Tracker
+
+	pmu    sync.Mutex // guards placed
 	placed placedSet
 
 	usage *usage
@@ -68,23 +68,10 @@ type Venue struct {
 	updates  chan executors.OrderUpdate
 	stream   *stream
 	infoKick chan struct{}
-	pollKick chan struct{}
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-}
-
-// tracked is an order this Venue placed or looked up and has not seen
-// close, so the poller can follow it while the stream is down.
-type tracked struct {
-	instID string
-	ordID  string
-	cum    decimal.Decimal
-	status string
-	// dirty: an update of it was dropped (Updates full); the poller sends
-	// its state again.
-	dirty bool
 }
 
 // New connects a key: it checks the config, reads OKX's time, the SPOT
@@ -101,13 +88,12 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 	v := &Venue{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("venue", "okx").Logger(),
-		orders:   map[string]*tracked{},
 		usage:    newUsage(),
-		updates:  make(chan executors.OrderUpdate, updatesCap),
+		updates:  make(chan executors.OrderUpdate, venuekit.UpdatesCap),
 		infoKick: make(chan struct{}, 1),
-		pollKick: make(chan struct{}, 1),
 		prices:   map[string]decimal.Decimal{},
 	}
+	v.orders = venuekit.NewTracker("okx", v.updates, v.log)
 	if err := v.syncClock(ctx); err != nil {
 		return nil, fmt.Errorf("okx: fetching server time: %w", err)
 	}
@@ -136,7 +122,7 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 func (v *Venue) Name() string { return "okx" }
 
 // Updates delivers orders-channel and poll events of this Venue's orders.
-// See updatesCap for what happens when it is full. It is closed by Close.
+// See Venue.orders for what happens when it is full. It is closed by Close.
 func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
 
 // Close stops the stream, the poller and the refreshers, waits for them,
@@ -275,43 +261,6 @@ func (v *Venue) resync(ctx context.Context) {
 	if err := v.syncClock(ctx); err != nil {
 		v.log.Warn().Err(err).Msg("okx clock sync failed")
 	}
-}
-
-// track records an order's latest state; a closed order is forgotten
-// unless an update of it still has to be delivered.
-func (v *Venue) track(u executors.OrderUpdate) {
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	t, ok := v.orders[u.ClientID]
-	if u.Status.Terminal() {
-		if ok && !t.dirty {
-			delete(v.orders, u.ClientID)
-		}
-		if ok {
-			t.status, t.cum = string(u.Status), u.CumQuantity
-		}
-		return
-	}
-	if !ok {
-		t = &tracked{instID: u.Symbol}
-		v.orders[u.ClientID] = t
-	}
-	t.ordID, t.status, t.cum = u.VenueOrderID, string(u.Status), u.CumQuantity
-}
-
-// ours reports whether a client ID belongs to this Venue: one it tracks,
-// or one VenueClientID made (every keyrouter order, so orders placed
-// before a restart are followed too). Every key of a sub-account sees the
-// sub-account's orders on the orders channel; a worker ignores updates of
-// orders it does not hold.
-func (v *Venue) ours(clientID string) bool {
-	if len(clientID) == 32 && clientID[:2] == "kr" {
-		return true
-	}
-	v.omu.Lock()
-	defer v.omu.Unlock()
-	_, ok := v.orders[clientID]
-	return ok
 }
 
 // usage is this key's own count of its requests in OKX's windows: OKX
