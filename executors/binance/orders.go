@@ -215,75 +215,26 @@ func (v *Venue) send(ctx context.Context, clientID string, p params) (executors.
 	return u, sentAt, nil
 }
 
-// Bounds of the outcome-unknown resolution.
-const (
-	resolveAttempts   = 8
-	resolveFirstDelay = 50 * time.Millisecond
-	resolveMaxDelay   = 2 * time.Second
-	// clockMargin covers the clock offset's error when deciding that the
-	// matching engine must have refused a late request.
-	clockMargin = 250 * time.Millisecond
-)
-
 // resolveUnknown finds out whether an order whose POST had no clear answer
-// exists. Binance's matching engine refuses an order arriving after its
-// timestamp+recvWindow, so "not found" is only definite once that instant
-// has passed on the venue's clock; before then the order may still be in
-// flight.
+// exists (venuekit.Unknown). Binance's matching engine refuses an order
+// arriving after its timestamp+recvWindow.
 func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params, sentAt time.Time, first error) (executors.OrderUpdate, error) {
-	lastErr := first
-	deadline := sentAt.Add(v.cfg.RecvWindow + clockMargin)
-	resent := false
-	delay := resolveFirstDelay
-	log := v.log.With().Str("client_order_id", o.ClientID).Logger()
-	log.Warn().Err(first).Msg("binance new order outcome unknown; querying")
-	for range resolveAttempts {
-		wait := delay
-		delay = min(2*delay, resolveMaxDelay)
-		if !venuekit.Sleep(ctx, wait) {
-			break
-		}
-		q, err := v.Query(ctx, o.Symbol, o.ClientID)
-		if err == nil {
-			log.Info().Str("status", string(q.Status)).Msg("binance order found after unknown outcome")
-			return q, nil
-		}
-		if !errors.Is(err, executors.ErrUnknownOrder) {
-			lastErr = err // cannot tell yet: ask again
-			continue
-		}
-		if now := v.serverNow(); now.Before(deadline) {
-			// Not found, but it could still reach the matching engine.
-			delay = max(deadline.Sub(now), resolveFirstDelay)
-			continue
-		}
-		if resent {
-			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
-				Message: "order not placed: the venue did not take it (sent twice, not found)", Err: lastErr}
-		}
-		resent = true
-		log.Info().Msg("binance order definitely not placed; resending once with the same client ID")
-		u, at, err := v.send(ctx, o.ClientID, p)
-		switch {
-		case err == nil:
-			return u, nil
-		case isDuplicate(err):
-			delay = resolveFirstDelay
-			continue
-		case venuekit.IsKind(err, executors.Unknown):
-			lastErr, deadline, delay = err, at.Add(v.cfg.RecvWindow+clockMargin), resolveFirstDelay
-			continue
-		case venuekit.IsCode(err, "-1021"):
-			v.resync(ctx)
-		}
-		return u, err
-	}
-	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
-		Message: "new order outcome still unknown after querying the venue", Err: lastErr}
-	if lv := venuekit.AsVenueError(lastErr); lv != nil {
-		ve.Usage = lv.Usage
-	}
-	return executors.OrderUpdate{}, ve
+	return venuekit.Unknown{
+		Venue: "binance",
+		Log:   v.log.With().Str("client_order_id", o.ClientID).Logger(),
+		Now:   v.serverNow,
+		Query: func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
+		Resend: func(ctx context.Context) (executors.OrderUpdate, time.Time, error) {
+			u, at, err := v.send(ctx, o.ClientID, p)
+			return u, at.Add(v.cfg.RecvWindow), err
+		},
+		Duplicate: isDuplicate,
+		Resync: func(ctx context.Context, err error) {
+			if venuekit.IsCode(err, "-1021") {
+				v.resync(ctx)
+			}
+		},
+	}.Resolve(ctx, sentAt.Add(v.cfg.RecvWindow), first)
 }
 
 // Query returns the order's state with GET /api/v3/order by

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 )
 
@@ -129,8 +130,8 @@ func TestUnknownOutcomeStaysUnknown(t *testing.T) {
 	if got := f.count("POST /api/v3/order"); got != 1 {
 		t.Fatalf("%d POSTs, want 1", got)
 	}
-	if got := f.count("GET /api/v3/order"); got != resolveAttempts {
-		t.Fatalf("%d queries, want %d", got, resolveAttempts)
+	if got := f.count("GET /api/v3/order"); got != venuekit.ResolveAttempts {
+		t.Fatalf("%d queries, want %d", got, venuekit.ResolveAttempts)
 	}
 }
 

@@ -229,79 +229,31 @@ func (v *Venue) firstState(ctx context.Context, o executors.Order, ordID string,
 	return u, nil
 }
 
-// Bounds of the outcome-unknown resolution.
-const (
-	resolveAttempts   = 8
-	resolveFirstDelay = 50 * time.Millisecond
-	resolveMaxDelay   = 2 * time.Second
-	// clockMargin covers the clock offset's error when deciding that OKX
-	// must have dropped a request past its expTime.
-	clockMargin = 250 * time.Millisecond
-)
-
 // resolveUnknown finds out whether an order whose POST had no clear
-// answer exists. OKX does not process a request after its expTime, so
-// "not found" is only definite once that instant has passed on OKX's
-// clock; before then the order may still be in flight.
+// answer exists (venuekit.Unknown). OKX does not process a request after
+// its expTime.
 func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[string]any, expAt time.Time, first error) (executors.OrderUpdate, error) {
-	lastErr := first
-	deadline := expAt.Add(clockMargin)
-	resent := false
-	delay := resolveFirstDelay
-	log := v.log.With().Str("client_order_id", o.ClientID).Logger()
-	log.Warn().Err(first).Msg("okx new order outcome unknown; querying")
-	for range resolveAttempts {
-		wait := delay
-		delay = min(2*delay, resolveMaxDelay)
-		if !venuekit.Sleep(ctx, wait) {
-			break
-		}
-		q, err := v.Query(ctx, o.Symbol, o.ClientID)
-		if err == nil {
+	return venuekit.Unknown{
+		Venue: "okx",
+		Log:   v.log.With().Str("client_order_id", o.ClientID).Logger(),
+		Now:   v.serverNow,
+		Query: func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
+		Found: func(q executors.OrderUpdate) (executors.OrderUpdate, error) {
 			v.markPlaced(o.ClientID)
-			log.Info().Str("status", string(q.Status)).Msg("okx order found after unknown outcome")
 			if q.Status == messages.StatusRejected {
 				return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Rejected, Reason: messages.ReasonVenueRejected,
 					Code: "POST_ONLY", Message: q.Message}
 			}
 			return q, nil
-		}
-		if !errors.Is(err, executors.ErrUnknownOrder) {
-			lastErr = err // cannot tell yet: ask again
-			continue
-		}
-		if now := v.serverNow(); now.Before(deadline) {
-			// Not found, but it could still reach the matching engine.
-			delay = max(deadline.Sub(now), resolveFirstDelay)
-			continue
-		}
-		if resent {
-			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
-				Message: "order not placed: okx did not take it (sent twice, not found after expTime)", Err: lastErr}
-		}
-		resent = true
-		log.Info().Msg("okx order definitely not placed (expTime passed); resending once with the same clOrdId")
-		u, at, err := v.send(ctx, o, body)
-		switch {
-		case err == nil:
-			return u, nil
-		case venuekit.IsCode(err, "51016"):
-			delay = resolveFirstDelay
-			continue
-		case venuekit.IsKind(err, executors.Unknown):
-			lastErr, deadline, delay = err, at.Add(clockMargin), resolveFirstDelay
-			continue
-		case venuekit.IsCode(err, "50102", "50112"):
-			v.resync(ctx)
-		}
-		return u, err
-	}
-	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
-		Message: "new order outcome still unknown after querying okx", Err: lastErr}
-	if lv := venuekit.AsVenueError(lastErr); lv != nil {
-		ve.Usage = lv.Usage
-	}
-	return executors.OrderUpdate{}, ve
+		},
+		Resend:    func(ctx context.Context) (executors.OrderUpdate, time.Time, error) { return v.send(ctx, o, body) },
+		Duplicate: func(err error) bool { return venuekit.IsCode(err, "51016") },
+		Resync: func(ctx context.Context, err error) {
+			if venuekit.IsCode(err, "50102", "50112") {
+				v.resync(ctx)
+			}
+		},
+	}.Resolve(ctx, expAt, first)
 }
 
 // refreshInfoIfStale reloads the instruments now unless they are fresh.
