@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
 )
@@ -142,55 +143,36 @@ func (v *Venue) nativeOf(contract string) string {
 // without sending anything: a refusal costs no rate budget. It returns nil
 // or a *executors.VenueError of Kind Rejected. Safe for concurrent use.
 func (v *Venue) Check(o executors.Order) error {
-	si, ok := v.symbol(o.Symbol)
-	if !ok {
-		v.kickInfoRefresh()
-		return reject(messages.ReasonInvalid, "SYMBOL", fmt.Sprintf("symbol %s is not listed on binance", o.Symbol))
-	}
-	return checkOrder(si, o)
-}
-
-func reject(r messages.Reason, code, msg string) *executors.VenueError {
-	return &executors.VenueError{Kind: executors.Rejected, Reason: r, Code: code, Message: msg}
-}
-
-func filterErr(format string, args ...any) *executors.VenueError {
-	return reject(messages.ReasonInvalid, "FILTER", fmt.Sprintf(format, args...))
+	return venuekit.Check(o, "binance spot", v.symbol, v.kickInfoRefresh, "SYMBOL", checkOrder)
 }
 
 // checkOrder is the pure filter check of filters.md.
 func checkOrder(si *symbolInfo, o executors.Order) error {
 	if si.Status != "" && si.Status != "TRADING" {
-		return reject(messages.ReasonVenueRejected, "SYMBOL_STATUS", fmt.Sprintf("symbol %s is %s, not TRADING", si.Symbol, si.Status))
-	}
-	if o.ReduceOnly {
-		return reject(messages.ReasonInvalid, "UNSUPPORTED", "reduce_only is not supported on binance spot")
-	}
-	if !o.Quantity.IsPositive() {
-		return reject(messages.ReasonInvalid, "QUANTITY", "quantity must be positive")
+		return venuekit.Reject(messages.ReasonVenueRejected, "SYMBOL_STATUS", fmt.Sprintf("symbol %s is %s, not TRADING", si.Symbol, si.Status))
 	}
 	bt := binanceType(o)
 	if len(si.OrderTypes) > 0 && !si.OrderTypes[bt] {
-		return reject(messages.ReasonInvalid, "ORDER_TYPE", fmt.Sprintf("order type %s is not allowed on %s", bt, si.Symbol))
+		return venuekit.Reject(messages.ReasonInvalid, "ORDER_TYPE", fmt.Sprintf("order type %s is not allowed on %s", bt, si.Symbol))
 	}
 	market := o.Type == messages.Market
 	if market && o.TimeInForce == messages.FOK {
-		return reject(messages.ReasonInvalid, "UNSUPPORTED", "market orders cannot be FOK on binance spot")
+		return venuekit.Reject(messages.ReasonInvalid, "UNSUPPORTED", "market orders cannot be FOK on binance spot")
 	}
 	if !market {
 		if !o.Price.IsPositive() {
-			return reject(messages.ReasonInvalid, "PRICE", "limit price must be positive")
+			return venuekit.Reject(messages.ReasonInvalid, "PRICE", "limit price must be positive")
 		}
 		if f, ok := si.Filters["PRICE_FILTER"]; ok {
 			minP, maxP, tick := dec(f, "minPrice"), dec(f, "maxPrice"), dec(f, "tickSize")
 			if minP.IsPositive() && o.Price.LessThan(minP) {
-				return filterErr("PRICE_FILTER: price %s below minPrice %s", o.Price, minP)
+				return venuekit.FilterErr("PRICE_FILTER: price %s below minPrice %s", o.Price, minP)
 			}
 			if maxP.IsPositive() && o.Price.GreaterThan(maxP) {
-				return filterErr("PRICE_FILTER: price %s above maxPrice %s", o.Price, maxP)
+				return venuekit.FilterErr("PRICE_FILTER: price %s above maxPrice %s", o.Price, maxP)
 			}
 			if tick.IsPositive() && !o.Price.Mod(tick).IsZero() {
-				return filterErr("PRICE_FILTER: price %s is not a multiple of tickSize %s", o.Price, tick)
+				return venuekit.FilterErr("PRICE_FILTER: price %s is not a multiple of tickSize %s", o.Price, tick)
 			}
 		}
 	}
@@ -205,13 +187,13 @@ func checkOrder(si *symbolInfo, o executors.Order) error {
 		}
 		minQ, maxQ, step := dec(f, "minQty"), dec(f, "maxQty"), dec(f, "stepSize")
 		if minQ.IsPositive() && o.Quantity.LessThan(minQ) {
-			return filterErr("%s: quantity %s below minQty %s", name, o.Quantity, minQ)
+			return venuekit.FilterErr("%s: quantity %s below minQty %s", name, o.Quantity, minQ)
 		}
 		if maxQ.IsPositive() && o.Quantity.GreaterThan(maxQ) {
-			return filterErr("%s: quantity %s above maxQty %s", name, o.Quantity, maxQ)
+			return venuekit.FilterErr("%s: quantity %s above maxQty %s", name, o.Quantity, maxQ)
 		}
 		if step.IsPositive() && !o.Quantity.Mod(step).IsZero() {
-			return filterErr("%s: quantity %s is not a multiple of stepSize %s", name, o.Quantity, step)
+			return venuekit.FilterErr("%s: quantity %s is not a multiple of stepSize %s", name, o.Quantity, step)
 		}
 	}
 	// A market order's notional uses the venue's average price, which is
@@ -220,15 +202,15 @@ func checkOrder(si *symbolInfo, o executors.Order) error {
 		notional := o.Price.Mul(o.Quantity)
 		if f, ok := si.Filters["MIN_NOTIONAL"]; ok {
 			if m := dec(f, "minNotional"); m.IsPositive() && notional.LessThan(m) {
-				return filterErr("MIN_NOTIONAL: notional %s below minNotional %s", notional, m)
+				return venuekit.FilterErr("MIN_NOTIONAL: notional %s below minNotional %s", notional, m)
 			}
 		}
 		if f, ok := si.Filters["NOTIONAL"]; ok {
 			if m := dec(f, "minNotional"); m.IsPositive() && notional.LessThan(m) {
-				return filterErr("NOTIONAL: notional %s below minNotional %s", notional, m)
+				return venuekit.FilterErr("NOTIONAL: notional %s below minNotional %s", notional, m)
 			}
 			if m := dec(f, "maxNotional"); m.IsPositive() && notional.GreaterThan(m) {
-				return filterErr("NOTIONAL: notional %s above maxNotional %s", notional, m)
+				return venuekit.FilterErr("NOTIONAL: notional %s above maxNotional %s", notional, m)
 			}
 		}
 	}

@@ -51,9 +51,7 @@ type Venue struct {
 	streamUp atomic.Bool
 	infoKick chan struct{}
 
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	loops venuekit.Loops // the stream, the poller and the refreshers
 }
 
 // New connects a key: it checks the config, fetches the venue's time and
@@ -82,12 +80,7 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 	if err := v.loadExchangeInfo(ctx); err != nil {
 		return nil, fmt.Errorf("binance: fetching exchangeInfo: %w", err)
 	}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	v.cancel = cancel
-	v.wg.Add(3)
-	go func() { defer v.wg.Done(); v.refreshLoop(bg) }()
-	go func() { defer v.wg.Done(); v.streamLoop(bg) }()
-	go func() { defer v.wg.Done(); v.pollLoop(bg) }()
+	v.loops.Start(ctx, v.refreshLoop, v.streamLoop, v.pollLoop)
 	return v, nil
 }
 
@@ -101,11 +94,7 @@ func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
 // Close stops the stream, the poller and the refreshers, waits for them,
 // and closes Updates. Safe to call more than once.
 func (v *Venue) Close() error {
-	v.closeOnce.Do(func() {
-		v.cancel()
-		v.wg.Wait()
-		close(v.updates)
-	})
+	v.loops.Stop(func() { close(v.updates) })
 	return nil
 }
 
@@ -142,12 +131,7 @@ func (v *Venue) refreshLoop(ctx context.Context) {
 		case <-info.C:
 			v.reloadInfo(ctx)
 		case <-v.infoKick:
-			v.mu.RLock()
-			stale := v.cfg.Now().Sub(v.infoAt) >= infoMinAge
-			v.mu.RUnlock()
-			if stale {
-				v.reloadInfo(ctx)
-			}
+			v.refreshInfoIfStale(ctx)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/shopspring/decimal"
 )
@@ -88,32 +89,13 @@ func (v *Venue) instrument(id string) (*instrument, bool) {
 // anything: a refusal costs no rate budget. It returns nil or a
 // *executors.VenueError of Kind Rejected. Safe for concurrent use.
 func (v *Venue) Check(o executors.Order) error {
-	in, ok := v.instrument(o.Symbol)
-	if !ok {
-		v.kickInfo()
-		return reject(messages.ReasonInvalid, "INSTRUMENT", fmt.Sprintf("instrument %s is not listed on okx (SPOT)", o.Symbol))
-	}
-	return checkOrder(in, o)
-}
-
-func reject(r messages.Reason, code, msg string) *executors.VenueError {
-	return &executors.VenueError{Kind: executors.Rejected, Reason: r, Code: code, Message: msg}
-}
-
-func ruleErr(format string, args ...any) *executors.VenueError {
-	return reject(messages.ReasonInvalid, "FILTER", fmt.Sprintf(format, args...))
+	return venuekit.Check(o, "okx spot", v.instrument, v.kickInfo, "INSTRUMENT", checkOrder)
 }
 
 // checkOrder is the pure check of an order against an instrument.
 func checkOrder(in *instrument, o executors.Order) error {
 	if in.State != "" && in.State != "live" {
-		return reject(messages.ReasonVenueRejected, "INSTRUMENT_STATE", fmt.Sprintf("instrument %s is %s, not live", in.ID, in.State))
-	}
-	if o.ReduceOnly {
-		return reject(messages.ReasonInvalid, "UNSUPPORTED", "reduce_only is not available for okx spot orders in cash mode")
-	}
-	if !o.Quantity.IsPositive() {
-		return reject(messages.ReasonInvalid, "QUANTITY", "quantity must be positive")
+		return venuekit.Reject(messages.ReasonVenueRejected, "INSTRUMENT_STATE", fmt.Sprintf("instrument %s is %s, not live", in.ID, in.State))
 	}
 	if _, err := ordType(o); err != nil {
 		return err
@@ -121,24 +103,24 @@ func checkOrder(in *instrument, o executors.Order) error {
 	market := o.Type == messages.Market
 	if !market {
 		if !o.Price.IsPositive() {
-			return reject(messages.ReasonInvalid, "PRICE", "limit price must be positive")
+			return venuekit.Reject(messages.ReasonInvalid, "PRICE", "limit price must be positive")
 		}
 		if in.TickSz.IsPositive() && !o.Price.Mod(in.TickSz).IsZero() {
-			return ruleErr("tickSz: price %s is not a multiple of %s", o.Price, in.TickSz)
+			return venuekit.FilterErr("tickSz: price %s is not a multiple of %s", o.Price, in.TickSz)
 		}
 	}
 	if in.LotSz.IsPositive() && !o.Quantity.Mod(in.LotSz).IsZero() {
-		return ruleErr("lotSz: quantity %s is not a multiple of %s", o.Quantity, in.LotSz)
+		return venuekit.FilterErr("lotSz: quantity %s is not a multiple of %s", o.Quantity, in.LotSz)
 	}
 	if in.MinSz.IsPositive() && o.Quantity.LessThan(in.MinSz) {
-		return ruleErr("minSz: quantity %s is below %s", o.Quantity, in.MinSz)
+		return venuekit.FilterErr("minSz: quantity %s is below %s", o.Quantity, in.MinSz)
 	}
 	maxSz, name := in.MaxLmtSz, "maxLmtSz"
 	if market {
 		maxSz, name = in.MaxMktSz, "maxMktSz"
 	}
 	if maxSz.IsPositive() && o.Quantity.GreaterThan(maxSz) {
-		return ruleErr("%s: quantity %s is above %s", name, o.Quantity, maxSz)
+		return venuekit.FilterErr("%s: quantity %s is above %s", name, o.Quantity, maxSz)
 	}
 	return nil
 }
@@ -148,16 +130,16 @@ func ordType(o executors.Order) (string, error) {
 	switch o.Type {
 	case messages.Market:
 		if o.PostOnly {
-			return "", reject(messages.ReasonInvalid, "UNSUPPORTED", "a market order cannot be post-only")
+			return "", venuekit.Reject(messages.ReasonInvalid, "UNSUPPORTED", "a market order cannot be post-only")
 		}
 		if o.TimeInForce == messages.FOK {
-			return "", reject(messages.ReasonInvalid, "UNSUPPORTED", "okx has no fill-or-kill market order (use a fok limit order)")
+			return "", venuekit.Reject(messages.ReasonInvalid, "UNSUPPORTED", "okx has no fill-or-kill market order (use a fok limit order)")
 		}
 		return "market", nil
 	case messages.Limit:
 		switch {
 		case o.PostOnly && o.TimeInForce != "" && o.TimeInForce != messages.GTC:
-			return "", reject(messages.ReasonInvalid, "UNSUPPORTED", "a post-only order must be gtc")
+			return "", venuekit.Reject(messages.ReasonInvalid, "UNSUPPORTED", "a post-only order must be gtc")
 		case o.PostOnly:
 			return "post_only", nil
 		case o.TimeInForce == messages.IOC:
@@ -167,7 +149,7 @@ func ordType(o executors.Order) (string, error) {
 		}
 		return "limit", nil
 	}
-	return "", reject(messages.ReasonInvalid, "UNSUPPORTED", fmt.Sprintf("order type %q", o.Type))
+	return "", venuekit.Reject(messages.ReasonInvalid, "UNSUPPORTED", fmt.Sprintf("order type %q", o.Type))
 }
 
 // kickInfo asks the refresher to reload instruments soon (one may have

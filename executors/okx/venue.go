@@ -69,9 +69,7 @@ type Venue struct {
 	stream   *stream
 	infoKick chan struct{}
 
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	loops venuekit.Loops // the stream, the poller and the refreshers
 }
 
 // New connects a key: it checks the config, reads OKX's time, the SPOT
@@ -109,12 +107,7 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 		v.log.Warn().Err(err).Msg("okx account-rate-limit not read; the sub-account limit stays at the preset's until it is")
 	}
 	v.stream = newStream(v)
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	v.cancel = cancel
-	v.wg.Add(3)
-	go func() { defer v.wg.Done(); v.refreshLoop(bg) }()
-	go func() { defer v.wg.Done(); v.stream.loop(bg) }()
-	go func() { defer v.wg.Done(); v.pollLoop(bg) }()
+	v.loops.Start(ctx, v.refreshLoop, v.stream.loop, v.pollLoop)
 	return v, nil
 }
 
@@ -128,11 +121,7 @@ func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
 // Close stops the stream, the poller and the refreshers, waits for them,
 // and closes Updates. Safe to call more than once.
 func (v *Venue) Close() error {
-	v.closeOnce.Do(func() {
-		v.cancel()
-		v.wg.Wait()
-		close(v.updates)
-	})
+	v.loops.Stop(func() { close(v.updates) })
 	return nil
 }
 
@@ -240,12 +229,7 @@ func (v *Venue) refreshLoop(ctx context.Context) {
 			}
 			rl.Reset(next)
 		case <-v.infoKick:
-			v.mu.RLock()
-			stale := v.cfg.Now().Sub(v.infoAt) >= infoMinAge
-			v.mu.RUnlock()
-			if stale {
-				v.reloadInfo(ctx)
-			}
+			v.refreshInfoIfStale(ctx)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyrouter/keyrouter/executors"
+	"github.com/keyrouter/keyrouter/messages"
 )
 
 // AsVenueError returns the *executors.VenueError in err's chain, or nil.
@@ -100,4 +101,37 @@ func Redacted(f fmt.State, verb rune, s string) {
 		return
 	}
 	_, _ = f.Write([]byte(s))
+}
+
+// Reject is a refusal of an order before anything is sent: a
+// *executors.VenueError of Kind Rejected.
+func Reject(r messages.Reason, code, msg string) *executors.VenueError {
+	return &executors.VenueError{Kind: executors.Rejected, Reason: r, Code: code, Message: msg}
+}
+
+// FilterErr is an order a venue's filters (tick, step, minimum notional)
+// refuse: invalid, code FILTER.
+func FilterErr(format string, args ...any) *executors.VenueError {
+	return Reject(messages.ReasonInvalid, "FILTER", fmt.Sprintf(format, args...))
+}
+
+// Check is a spot adapter's Check: it refuses what no spot venue takes
+// (a reduce-only order: spot holds no position to reduce; a quantity
+// that is not positive), then an order on a symbol the venue does not
+// list (code, e.g. "SYMBOL"; after kick, which has the listing reloaded
+// soon), then applies the venue's own rules to the symbol's listing.
+// desc names the venue's market, e.g. "binance spot".
+func Check[L any](o executors.Order, desc string, lookup func(symbol string) (L, bool), kick func(), code string, rules func(L, executors.Order) error) error {
+	if o.ReduceOnly {
+		return Reject(messages.ReasonInvalid, "UNSUPPORTED", "reduce_only is not supported on "+desc)
+	}
+	if !o.Quantity.IsPositive() {
+		return Reject(messages.ReasonInvalid, "QUANTITY", "quantity must be positive")
+	}
+	l, ok := lookup(o.Symbol)
+	if !ok {
+		kick()
+		return Reject(messages.ReasonInvalid, code, fmt.Sprintf("%s is not listed on %s", o.Symbol, desc))
+	}
+	return rules(l, o)
 }

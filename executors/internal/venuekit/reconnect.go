@@ -3,6 +3,7 @@ package venuekit
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -68,4 +69,40 @@ func ErrText(err error) string {
 		return "closed"
 	}
 	return err.Error()
+}
+
+// Loops are a venue adapter's background loops (its stream, poller and
+// refreshers). The zero value is ready; Start them once, Stop them once
+// or more.
+type Loops struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Start runs each loop in a goroutine until Stop, with a context that
+// keeps ctx's values but not its end (an adapter outlives the call that
+// connected it).
+func (l *Loops) Start(ctx context.Context, loops ...func(context.Context)) {
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	for _, loop := range loops {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			loop(bg)
+		}()
+	}
+}
+
+// Stop ends the loops, waits for them, then runs then; only the first
+// Stop does anything.
+func (l *Loops) Stop(then func()) {
+	l.once.Do(func() {
+		if l.cancel != nil {
+			l.cancel()
+		}
+		l.wg.Wait()
+		then()
+	})
 }
