@@ -114,6 +114,9 @@ func (r *Router) serveControl() (micro.Service, error) {
 }
 
 func (r *Router) haltRequest(req micro.Request, halt bool) {
+	if !r.callerAllowed(req) {
+		return
+	}
 	var hr messages.HaltRequest
 	if err := json.Unmarshal(req.Data(), &hr); err != nil {
 		_ = req.Error("400", "bad request: "+err.Error(), nil)
@@ -188,6 +191,9 @@ func (r *Router) cancelOpen(ctx context.Context, hr messages.HaltRequest) (int, 
 }
 
 func (r *Router) reloadRequest(req micro.Request) {
+	if !r.callerAllowed(req) {
+		return
+	}
 	if r.opts.Reload == nil {
 		_ = req.Error("501", "this router was started without a config file to reload", nil)
 		return

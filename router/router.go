@@ -40,6 +40,10 @@ type Options struct {
 	Logger           zerolog.Logger
 	// Reload, if set, reads the config again for a reload request.
 	Reload func() (*configs.Config, error)
+	// ControlAccount, if set, is the only NATS account whose requests the
+	// control service answers, as the server names it in Nats-Request-Info
+	// (see caller.go); empty answers anyone who may publish on keyrouter.>.
+	ControlAccount string
 }
 
 // Router routes intents to key partitions. Create with New, start with Run.
