@@ -253,7 +253,7 @@ func cmdTail(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print reports as JSON lines")
 	n := fs.Int("n", 0, "stop after this many reports (0: follow until interrupted)")
 	apiPrefix := fs.String("js-api-prefix", os.Getenv("NATS_JS_API_PREFIX"),
-		"JetStream API prefix (default $NATS_JS_API_PREFIX; the operator identity's "+natsconf.OperatorJSAPIPrefix+" is tried when its account has no JetStream)")
+		"JetStream API prefix (default $NATS_JS_API_PREFIX; "+natsconf.OperatorJSAPIPrefix+" when the identity's account has no JetStream, as the operator's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -262,6 +262,16 @@ func cmdTail(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Close()
+	if *apiPrefix == "" && cf.creds.Authenticated() {
+		// The operator's account has no JetStream of its own (the server
+		// says so): it reaches KEYROUTER's through an import under a prefix.
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.AccountInfo(actx)
+		cancel()
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			*apiPrefix = natsconf.OperatorJSAPIPrefix
+		}
+	}
 	if *apiPrefix != "" {
 		if js, err = jetstream.NewWithAPIPrefix(nc, *apiPrefix); err != nil {
 			return err
@@ -288,13 +298,6 @@ func cmdTail(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signalContext()
 	defer stop()
 	cons, err := js.OrderedConsumer(ctx, messages.StreamReports, cfg)
-	if *apiPrefix == "" && errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-		// The operator's account has no JetStream of its own: it reaches
-		// KEYROUTER's through an import under this prefix.
-		if js, err = jetstream.NewWithAPIPrefix(nc, natsconf.OperatorJSAPIPrefix); err == nil {
-			cons, err = js.OrderedConsumer(ctx, messages.StreamReports, cfg)
-		}
-	}
 	if err != nil {
 		return fmt.Errorf("reading REPORTS: %w", err)
 	}

@@ -132,6 +132,7 @@ var rules = []Rule{
 	{Operator, Pub, "$SRV.>", Both, "micro discovery and stats (imported)"},
 	{Operator, Sub, "keys.*.status", Both, "`keyrouter keys` (imported stream)"},
 	{Operator, Sub, "{inbox}.>", Both, "replies: control answers, JetStream API answers, tailed reports"},
+	{Operator, Pub, "$JS.API.INFO", Both, "answered by the server itself (no JetStream in this account): how `keyrouter tail` knows to use the prefix below"},
 	{Operator, Pub, OperatorJSAPIPrefix + ".CONSUMER.CREATE.REPORTS.>", Both, "`keyrouter tail`: ordered consumers on REPORTS through KEYROUTER's JetStream API, imported under this prefix"},
 	{Operator, Pub, OperatorJSAPIPrefix + ".CONSUMER.MSG.NEXT.REPORTS.*", Both, "pulls them"},
 	{Operator, Pub, OperatorJSAPIPrefix + ".CONSUMER.INFO.REPORTS.*", Both, "looks them up"},
