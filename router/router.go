@@ -142,7 +142,10 @@ type view struct {
 func (r *Router) Run(ctx context.Context) error {
 	sub, err := r.nc.Subscribe(messages.KeysPrefix+"*.status", func(m *nats.Msg) {
 		var st messages.KeyStatus
-		if err := json.Unmarshal(m.Data, &st); err == nil && st.Key != "" {
+		// Only the subject says whose status it is: with the generated
+		// permissions only key K's executor may publish keys.K.status, so a
+		// payload naming another key is a forgery.
+		if err := json.Unmarshal(m.Data, &st); err == nil && st.Key != "" && m.Subject == messages.KeyStatusSubject(st.Key) {
 			r.health.Observe(st, r.opts.Now())
 		}
 	})

@@ -334,3 +334,29 @@ func TestControlServiceChecksTheCaller(t *testing.T) {
 		t.Fatalf("halt from account %s answered %q (code %q), want 403", natsconf.OperatorAccount, m.Data, code)
 	}
 }
+
+// TestRouterIgnoresAStatusForAnotherKey: executor-alpha-1 may publish only
+// keys.alpha-1.status; a status on it naming beta-1 is ignored.
+func TestRouterIgnoresAStatusForAnotherKey(t *testing.T) {
+	b := startBus(t, parseConfig(t, testConfig))
+	rt := b.startRole("router", func(a *app.App) { a.RunRouter = true })
+	ex, exErrs := b.connect("executor-alpha-1")
+	publish := func(key string, state messages.KeyState) {
+		data, _ := json.Marshal(messages.KeyStatus{Key: key, Venue: "paper", State: state, TS: time.Now().UTC()})
+		if err := ex.Publish("keys.alpha-1.status", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The router takes the subscription's messages in order: once it has
+	// seen the second, it has judged the first.
+	publish("beta-1", messages.KeyBanned)
+	publish("alpha-1", messages.KeyThrottled)
+	waitFor(t, 10*time.Second, "the router to see alpha-1's status", func() bool {
+		s, _ := rt.Router().Health().State("alpha-1", time.Now())
+		return s == messages.KeyThrottled
+	})
+	if s, heard := rt.Router().Health().State("beta-1", time.Now()); heard || s == messages.KeyBanned {
+		t.Fatalf("beta-1 is %s (heard %v) after a status for it on keys.alpha-1.status", s, heard)
+	}
+	exErrs.none(t)
+}
