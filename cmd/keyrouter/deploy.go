@@ -50,6 +50,7 @@ func cmdNATSConfig(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.TLS.Cert, "tls-cert", "", "server certificate, for clients and routes (a path on the server)")
 	fs.StringVar(&o.TLS.Key, "tls-key", "", "key of the server certificate (a path on the server)")
 	fs.BoolVar(&o.TLS.NoVerify, "tls-no-client-cert", false, "do not require client certificates (clients still need their nkey)")
+	rotate := fs.String("rotate", "", "identities to give a new seed, comma-separated, or all (their old seed stops working at the next reload)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,7 +65,8 @@ func cmdNATSConfig(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Routes = keyList(*routes)
-	o.Command = commandLine(append([]string{"keyrouter", "deploy", "nats-config"}, args...))
+	o.Rotate = keyList(*rotate)
+	o.Command = commandLine(append([]string{"keyrouter", "deploy", "nats-config"}, withoutFlag(args, "rotate")...))
 	res, err := natsconf.Generate(cfg, *out, o)
 	if err != nil {
 		return err
@@ -85,6 +87,23 @@ func cmdNATSConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "reload a running server to apply: nats-server --signal reload (or send it SIGHUP)")
 	return nil
+}
+
+// withoutFlag drops --name and its value from args (a one-off flag the
+// recorded command line must not repeat).
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		switch {
+		case a == name && i+1 < len(args) && args[i] != "--":
+			i++
+		case strings.HasPrefix(a, name+"=") && strings.HasPrefix(args[i], "-"):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // commandLine joins args as a shell would need them, so the line in the

@@ -47,7 +47,27 @@ func Generate(cfg *configs.Config, dir string, o Options) (Result, error) {
 	}
 	res := Result{Identities: Identities(cfg)}
 	pubs := map[string]string{}
+	rotate := map[string]bool{}
+	for _, n := range o.Rotate {
+		rotate[n] = true
+	}
+	known := map[string]bool{}
 	for _, id := range res.Identities {
+		known[id.Name] = true
+	}
+	for n := range rotate {
+		if n != "all" && !known[n] {
+			return Result{}, fmt.Errorf("natsconf: --rotate %s: no such identity", n)
+		}
+	}
+	for _, id := range res.Identities {
+		if rotate["all"] || rotate[id.Name] {
+			for _, ext := range []string{".nk", ".pub"} {
+				if err := os.Remove(filepath.Join(kdir, id.Name+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return Result{}, fmt.Errorf("natsconf: %w", err)
+				}
+			}
+		}
 		pub, created, err := ensureKey(kdir, id.Name)
 		if err != nil {
 			return Result{}, err

@@ -248,3 +248,23 @@ func TestReloadAddsAStrategy(t *testing.T) {
 	}
 	alphaErrs.expect(t, "Publish to", "orders.new.gamma")
 }
+
+func TestGenerateRotates(t *testing.T) {
+	dir := t.TempDir()
+	cfg := parseConfig(t, testConfig)
+	if _, err := natsconf.Generate(cfg, dir, natsconf.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	seed := func(id string) []byte { return readFile(t, filepath.Join(dir, natsconf.NKeysDir, id+".nk")) }
+	router, op := seed("router"), seed("operator")
+	res, err := natsconf.Generate(cfg, dir, natsconf.Options{Rotate: []string{"operator"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Created, []string{"operator"}) || bytes.Equal(seed("operator"), op) || !bytes.Equal(seed("router"), router) {
+		t.Fatalf("rotating the operator: created %v", res.Created)
+	}
+	if _, err := natsconf.Generate(cfg, dir, natsconf.Options{Rotate: []string{"nobody"}}); err == nil {
+		t.Fatal("rotating an unknown identity was accepted")
+	}
+}

@@ -28,6 +28,10 @@ type Options struct {
 	// Command is the command line that made the files, recorded in their
 	// header so the files say how to make them again.
 	Command string
+	// Rotate names identities that get a new seed even if they have one
+	// ("all": every identity). Their old seed stops working at the next
+	// reload.
+	Rotate []string
 }
 
 // TLS names the server's certificate files.
