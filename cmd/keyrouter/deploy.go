@@ -42,6 +42,7 @@ func cmdNATSConfig(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "directory to write the files into (required); existing seeds in DIR/nkeys are kept")
 	var o natsconf.Options
 	fs.StringVar(&o.Listen, "listen", "0.0.0.0:4222", "client address of the server, host:port")
+	fs.StringVar(&o.HTTP, "http", "", "monitoring address of the server, host:port, for its /healthz (none if empty; keep it on loopback)")
 	fs.StringVar(&o.StoreDir, "store", "/data/jetstream", "JetStream storage directory of the server")
 	fs.StringVar(&o.Cluster, "cluster", "", "cluster name (a cluster takes each node's server_name from $SERVER_NAME)")
 	fs.StringVar(&o.ClusterListen, "cluster-listen", "0.0.0.0:6222", "route address of a clustered server")

@@ -23,6 +23,9 @@ type Options struct {
 	Cluster       string
 	ClusterListen string // default 0.0.0.0:6222
 	Routes        []string
+	// HTTP is the server's monitoring address (its /healthz for probes);
+	// empty for none. It shows connections and subjects: keep it local.
+	HTTP string
 	// TLS is the server's certificate, used for clients and routes.
 	TLS TLS
 	// Command is the command line that made the files, recorded in their
@@ -54,7 +57,10 @@ func (o *Options) check() error {
 	if o.ClusterListen == "" {
 		o.ClusterListen = "0.0.0.0:6222"
 	}
-	for _, a := range []string{o.Listen, o.ClusterListen} {
+	for _, a := range []string{o.Listen, o.ClusterListen, o.HTTP} {
+		if a == "" {
+			continue
+		}
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return fmt.Errorf("natsconf: address %q: %w", a, err)
 		}
@@ -109,6 +115,9 @@ func renderServer(o Options) []byte {
 	var b bytes.Buffer
 	header(&b, "NATS server config", o)
 	fmt.Fprintf(&b, "listen: %s\n", q(o.Listen))
+	if o.HTTP != "" {
+		fmt.Fprintf(&b, "# monitoring: /healthz?js-enabled-only=true for health checks\nhttp: %s\n", q(o.HTTP))
+	}
 	if o.Cluster != "" {
 		b.WriteString("# unique per node: set SERVER_NAME in each node's environment\n")
 		b.WriteString("server_name: $SERVER_NAME\n")
