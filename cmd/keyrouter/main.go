@@ -205,7 +205,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log,
 		ConnectOptions: rf.connect,
-		RouterOptions:  router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control)}}
+		RouterOptions:  router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control), Logger: log}}
 	if rf.nats != "" {
 		ka.Listen = ""
 	}
@@ -223,7 +223,7 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log, ConnectOptions: rf.connect,
-		RouterOptions: router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control)}}, &rf, log)
+		RouterOptions: router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control), Logger: log}}, &rf, log)
 }
 
 func cmdExecutor(args []string, stdout, stderr io.Writer) error {
