@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/natsconf"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -204,15 +205,37 @@ func TestOptionsAreChecked(t *testing.T) {
 	}
 }
 
-// TestReloadAddsAStrategy adds a strategy to the config, runs the
-// generator again and reloads the running server: the new strategy can
-// publish its intents at once, and the others keep their seeds.
+// TestReloadAddsAStrategy follows the runbook's "add a strategy" on a
+// running system: add it to the config, run the generator again, reload the
+// server and the router. The new strategy trades at once (through a key
+// whose executor gains the right to report to it), running roles are not
+// disturbed, and nobody else's seed changes.
 func TestReloadAddsAStrategy(t *testing.T) {
 	b := startBus(t, parseConfig(t, testConfig))
+	rt := b.startKeyrouter(router.Options{})
 	alpha, alphaErrs := b.connect("strategy-alpha")
 	seed := readFile(t, filepath.Join(b.dir, natsconf.NKeysDir, "strategy-alpha.nk"))
-	// Provision the streams with the router's identity.
-	b.startRole("router", func(a *app.App) { a.RunRouter = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	trade := func(nc *nats.Conn, strategy, id string) {
+		t.Helper()
+		reps := subscribeReports(t, nc, "reports."+strategy+".>")
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := js.Publish(ctx, "orders.new."+strategy, marketBuy(id))
+		if err != nil {
+			t.Fatalf("%s's intent: %v", strategy, err)
+		}
+		if ack.Stream != messages.StreamOrders {
+			t.Fatalf("stored in %q", ack.Stream)
+		}
+		waitFor(t, 20*time.Second, id+" filled", func() bool {
+			return reps.find(id, func(r messages.ExecutionReport) bool { return r.Status == messages.StatusFilled })
+		})
+	}
+	trade(alpha, "alpha", "before-reload")
 
 	if _, err := os.Stat(filepath.Join(b.dir, natsconf.NKeysDir, "strategy-gamma.nk")); err == nil {
 		t.Fatal("gamma exists before it is configured")
@@ -224,29 +247,32 @@ func TestReloadAddsAStrategy(t *testing.T) {
 	if err := b.srv.Reload(); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
+	rt.Router().Reload(b.cfg) // what `keyrouter reload` asks of the router
 	if !bytes.Equal(seed, readFile(t, filepath.Join(b.dir, natsconf.NKeysDir, "strategy-alpha.nk"))) {
 		t.Fatal("alpha's seed changed")
 	}
 	gamma, gammaErrs := b.connect("strategy-gamma")
-	js, err := jetstream.New(gamma)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ack, err := js.Publish(ctx, "orders.new.gamma", marketBuy("gamma-1"))
-	if err != nil {
-		t.Fatalf("gamma's first intent after the reload: %v", err)
-	}
-	if ack.Stream != messages.StreamOrders {
-		t.Fatalf("stored in %q", ack.Stream)
-	}
+	trade(gamma, "gamma", "gamma-first")
 	gammaErrs.none(t)
+	trade(alpha, "alpha", "after-reload")
+	b.roleErrs.none(t)
 	// alpha's connection lived through the reload and is still alpha.
 	if err := alpha.Publish("orders.new.gamma", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	alphaErrs.expect(t, "Publish to", "orders.new.gamma")
+
+	// A leaked seed: rotating it and reloading cuts the old one off at once.
+	o := b.options(b.srv.Addr().String())
+	o.Rotate = []string{"strategy-alpha"}
+	if _, err := natsconf.Generate(b.cfg, b.dir, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.Reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the old alpha connection to be dropped", func() bool { return !alpha.IsConnected() })
+	b.connect("strategy-alpha") // with the new seed
 }
 
 func TestGenerateRotates(t *testing.T) {

@@ -282,13 +282,14 @@ func (b *bus) startRole(identity string, mutate func(*app.App)) *app.App {
 }
 
 // startKeyrouter starts the router and one executor per key, each as its
-// own identity.
-func (b *bus) startKeyrouter(routerOpts router.Options) {
+// own identity, and returns the router.
+func (b *bus) startKeyrouter(routerOpts router.Options) *app.App {
 	b.t.Helper()
-	b.startRole("router", func(a *app.App) { a.RunRouter, a.RouterOptions = true, routerOpts })
+	rt := b.startRole("router", func(a *app.App) { a.RunRouter, a.RouterOptions = true, routerOpts })
 	for _, k := range b.cfg.KeyIDs() {
 		b.startRole("executor-"+k, func(a *app.App) { a.Keys = []string{k} })
 	}
+	return rt
 }
 
 // waitFor polls until f is true or the deadline passes.
