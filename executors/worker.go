@@ -3,7 +3,6 @@ package executors
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"time"
 
@@ -220,19 +219,14 @@ func signal(c chan struct{}) {
 	}
 }
 
-// readRecord reads the order-state record at stateKey; found false if
-// there is none (or it expired).
+// readRecord reads the order-state record at stateKey from the stream's
+// leader; found false if there is none (or it expired).
 func (w *Worker) readRecord(ctx context.Context, stateKey string) (rec messages.OrderRecord, found bool, err error) {
-	ctx, cancel := bus.Bounded(ctx)
-	defer cancel()
-	e, err := w.b.Orders.Get(ctx, stateKey)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return rec, false, nil
-	case err != nil:
+	m, found, err := bus.ReadLast(ctx, w.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject(stateKey))
+	if err != nil || !found {
 		return rec, false, err
 	}
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(m.Data(), &rec); err != nil {
 		return rec, false, err
 	}
 	return rec, true, nil

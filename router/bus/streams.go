@@ -45,13 +45,14 @@ func StreamConfigs(sc configs.Streams) []jetstream.StreamConfig {
 		Name: messages.StreamExec,
 		Description: "keyrouter: orders routed to keys (one subject per order: its dedupe claim) and cancels; " +
 			"kept for the dedupe horizon",
+		// No direct gets: a follower may answer those, and a claim read
+		// must see every claim stored (reads go to the stream leader).
 		Subjects:     []string{messages.ExecPrefix + ">"},
 		Retention:    jetstream.LimitsPolicy,
 		Storage:      jetstream.FileStorage,
 		Replicas:     sc.Replicas,
 		MaxAge:       sc.DedupeHorizon,
 		Duplicates:   dupWindow,
-		AllowDirect:  true,
 		MaxConsumers: maxConsumers,
 	}, {
 		Name:        messages.StreamReports,
@@ -63,7 +64,6 @@ func StreamConfigs(sc configs.Streams) []jetstream.StreamConfig {
 		MaxAge:      sc.ReportsMaxAge,
 		MaxBytes:    sc.ReportsMaxBytes,
 		Duplicates:  dupWindow,
-		AllowDirect: true,
 	}}
 }
 

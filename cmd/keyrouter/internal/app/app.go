@@ -41,6 +41,10 @@ type App struct {
 	// "" listens nowhere, for in-process use only).
 	NATSURL string
 	Listen  string
+	// ConnectOptions are added to the App's own NATS connection:
+	// credentials, TLS and the inbox prefix of its identity (see
+	// natsconf.Credentials).
+	ConnectOptions []nats.Option
 	// DataDir holds the embedded server's JetStream files; a temporary
 	// directory (removed on Close) if empty.
 	DataDir string
@@ -307,6 +311,7 @@ func (a *App) connect() error {
 	a.ncClosed = make(chan struct{})
 	opts := []nats.Option{nats.Name("keyrouter"), nats.MaxReconnects(-1),
 		nats.ClosedHandler(func(*nats.Conn) { close(a.ncClosed) })}
+	opts = append(opts, a.ConnectOptions...)
 	if a.NATSURL == "" {
 		dir := a.DataDir
 		if dir == "" {
