@@ -41,6 +41,9 @@ type Options struct {
 	Logger          zerolog.Logger
 	// Metrics receives what only the worker can count (nil: NopMetrics).
 	Metrics Metrics
+	// Shares, if the budget's group limits are leased from it, wakes the
+	// worker when it grants units.
+	Shares *Shares
 }
 
 // Worker executes one key's orders: any number of workers of one key may

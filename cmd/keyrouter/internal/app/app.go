@@ -381,7 +381,18 @@ func (a *App) startExecutors(ctx context.Context) error {
 	a.venues = map[string]executors.Venue{}
 	a.exchanges = map[string]*paper.Exchange{}
 	a.sims = map[string]*simVenue{}
-	groups := budget.NewGroups()
+	// Limits shared by keys (account, IP) are counted in the BUDGETS
+	// bucket: keys of one account may run in several processes.
+	var sharesMetrics executors.Metrics
+	for _, m := range metrics {
+		sharesMetrics = m
+		break
+	}
+	shares := executors.NewShares(a.buckets.Budgets, a.Clock, a.Logger, sharesMetrics)
+	groups := shares.Groups()
+	if len(keys) > 0 {
+		a.add(ctx, "shares", shares.Run)
+	}
 	paperGroups := map[string]*paper.LimitGroup{}
 	for _, id := range keys {
 		kc, ok := a.Config.Keys[id]
@@ -438,6 +449,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 		if wopts.Clock == nil {
 			wopts.Clock = a.Clock
 		}
+		wopts.Shares = shares
 		if m := metrics[id]; m != nil {
 			wopts.Metrics = m
 		}
