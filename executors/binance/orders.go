@@ -258,7 +258,6 @@ const (
 func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params, sentAt time.Time, first error) (executors.OrderUpdate, error) {
 	lastErr := first
 	deadline := sentAt.Add(v.cfg.RecvWindow + clockMargin)
-	resent := false
 	delay := resolveFirstDelay
 	log := v.log.With().Str("client_order_id", o.ClientID).Logger()
 	log.Warn().Err(first).Msg("binance new order outcome unknown; querying")
@@ -282,26 +281,12 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params,
 			delay = max(deadline.Sub(now), resolveFirstDelay)
 			continue
 		}
-		if resent {
-			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
-				Message: "order not placed: the venue did not take it (sent twice, not found)", Err: lastErr}
-		}
-		resent = true
-		log.Info().Msg("binance order definitely not placed; resending once with the same client ID")
-		u, at, err := v.send(ctx, o.ClientID, p)
-		switch {
-		case err == nil:
-			return u, nil
-		case isDuplicate(err):
-			delay = resolveFirstDelay
-			continue
-		case isKind(err, executors.Unknown):
-			lastErr, deadline, delay = err, at.Add(v.cfg.RecvWindow+clockMargin), resolveFirstDelay
-			continue
-		case isCode(err, "-1021"):
-			v.resync(ctx)
-		}
-		return u, err
+		// Definitely not placed. Sending it again is the worker's to do,
+		// inside the key's budget: a resend here would be a request no
+		// budget counted (the venue's ORDERS limit would see it).
+		log.Info().Msg("binance order definitely not placed")
+		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
+			Message: "order not placed: the venue did not take it (not found after its recvWindow)", Err: lastErr}
 	}
 	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 		Message: "new order outcome still unknown after querying the venue", Err: lastErr}

@@ -155,9 +155,10 @@ func isKind(err error, k executors.ErrorKind) bool {
 // order is closed, so Place refuses to send a client ID this Venue has
 // already placed and answers with that order's state instead. If the
 // outcome is unknown (timeout, 5XX, 50001, 50004) Place asks OKX by
-// clOrdId before deciding, and resends once, with the same clOrdId, only
-// when the order is still not found after its expTime has passed on OKX's
-// clock (OKX does not process it later).
+// clOrdId before deciding; an order still not found after its expTime has
+// passed on OKX's clock (OKX does not process it later) was not placed,
+// and Place says so (Unavailable): the worker sends it again, inside the
+// key's budget.
 func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUpdate, error) {
 	if _, ok := v.instrument(o.Symbol); !ok {
 		v.refreshInfoIfStale(ctx)
@@ -271,7 +272,6 @@ const (
 func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[string]any, expAt time.Time, first error) (executors.OrderUpdate, error) {
 	lastErr := first
 	deadline := expAt.Add(clockMargin)
-	resent := false
 	delay := resolveFirstDelay
 	log := v.log.With().Str("client_order_id", o.ClientID).Logger()
 	log.Warn().Err(first).Msg("okx new order outcome unknown; querying")
@@ -300,26 +300,12 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[
 			delay = max(deadline.Sub(now), resolveFirstDelay)
 			continue
 		}
-		if resent {
-			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
-				Message: "order not placed: okx did not take it (sent twice, not found after expTime)", Err: lastErr}
-		}
-		resent = true
-		log.Info().Msg("okx order definitely not placed (expTime passed); resending once with the same clOrdId")
-		u, at, err := v.send(ctx, o, body)
-		switch {
-		case err == nil:
-			return u, nil
-		case isCode(err, "51016"):
-			delay = resolveFirstDelay
-			continue
-		case isKind(err, executors.Unknown):
-			lastErr, deadline, delay = err, at.Add(clockMargin), resolveFirstDelay
-			continue
-		case isCode(err, "50102", "50112"):
-			v.resync(ctx)
-		}
-		return u, err
+		// Definitely not placed. Sending it again is the worker's to do,
+		// inside the key's budget: a resend here would be a request no
+		// budget counted.
+		log.Info().Msg("okx order definitely not placed (expTime passed)")
+		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
+			Message: "order not placed: okx did not take it (not found after its expTime)", Err: lastErr}
 	}
 	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 		Message: "new order outcome still unknown after querying okx", Err: lastErr}
