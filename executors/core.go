@@ -331,8 +331,13 @@ func (c *core) observe(now time.Time, usage []Usage) {
 func (c *core) opAt(it *item, now time.Time) budget.Op {
 	op := opFor(it)
 	if it.cancel != nil {
-		if o := c.orders[it.cancel.orderKey()]; o != nil && !o.placedAt.IsZero() {
-			op.OrderAge = now.Sub(o.placedAt)
+		if o := c.orders[it.cancel.orderKey()]; o != nil {
+			// Venues that limit cancels per instrument (OKX) count it on
+			// its order's symbol.
+			op.Symbol = o.intent.Symbol
+			if !o.placedAt.IsZero() {
+				op.OrderAge = now.Sub(o.placedAt)
+			}
 		}
 	}
 	return op

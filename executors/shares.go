@@ -125,8 +125,12 @@ func (s *Shares) Run(ctx context.Context) error {
 func storeKey(k budget.GrantKey) string {
 	kind, id, _ := strings.Cut(k.Scope, ":")
 	key := kind + "." + safeToken(id) + "." + safeToken(k.Limit)
-	if k.Symbol != "" {
-		key += "." + safeToken(k.Symbol)
+	if k.PerSymbol {
+		sym := k.Symbol
+		if sym == "" {
+			sym = "_" // an operation without a symbol
+		}
+		key += "." + safeToken(sym)
 	}
 	return key
 }

@@ -149,7 +149,7 @@ func (sl *slotLimit) counterFor(op Op) *counter {
 	if sl.shared != nil {
 		k := sl.gkey + "\x00" + op.Symbol
 		if c, ok = sl.shared.counters[k]; !ok {
-			c = sl.shared.newGroupCounter(sl.s, GrantKey{Scope: sl.s.scope, Limit: sl.s.name, Symbol: op.Symbol})
+			c = sl.shared.newGroupCounter(sl.s, GrantKey{Scope: sl.s.scope, Limit: sl.s.name, Symbol: op.Symbol, PerSymbol: true})
 			sl.shared.counters[k] = c
 		}
 	} else {

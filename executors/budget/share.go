@@ -27,11 +27,14 @@ import (
 // they were not sent): grants are sized by demand and hold is short.
 
 // GrantKey names a shared counter: a group scope's limit, and for a
-// PerSymbol limit its symbol.
-type GrantKey struct{ Scope, Limit, Symbol string }
+// PerSymbol limit its symbol (which may be "").
+type GrantKey struct {
+	Scope, Limit, Symbol string
+	PerSymbol            bool
+}
 
 func (k GrantKey) counterKey() string {
-	if k.Symbol != "" {
+	if k.PerSymbol {
 		return k.Scope + "\x00" + k.Limit + "\x00" + k.Symbol
 	}
 	return k.Scope + "\x00" + k.Limit

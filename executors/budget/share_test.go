@@ -154,3 +154,28 @@ func TestSnapshotRestoreSpent(t *testing.T) {
 		t.Errorf("usage after restore and spent: %v, want 4 each", used)
 	}
 }
+
+// A per-symbol shared limit is granted for an operation without a symbol
+// too (its counter is the symbol ""'s): the grantor can always find the
+// counter it is asked for.
+func TestPerSymbolSharedLimitGrantsEverySymbol(t *testing.T) {
+	p := &process{wants: map[GrantKey]int64{}}
+	p.g = NewLeasedGroups(p)
+	l := Limit{Name: "cancel", Shape: Sliding, Max: 60, Window: 2 * time.Second, Scope: "account:a", PerSymbol: true,
+		Costs: map[Class]int64{ClassCancel: 1}}
+	b := mustNew(t, []Limit{l}, p.g)
+	st := &store{vals: map[GrantKey][]byte{}, revs: map[GrantKey]int{}}
+	for _, sym := range []string{"", "BTC-USDT"} {
+		op := Op{Class: ClassCancel, Symbol: sym}
+		if ok, _ := b.TryTake(t0, op); ok {
+			t.Fatalf("symbol %q: taken before any grant", sym)
+		}
+		if len(p.wants) != 1 {
+			t.Fatalf("symbol %q: wants %v", sym, p.wants)
+		}
+		p.grant(t, st, t0, 1, 10*time.Millisecond)
+		if ok, _ := b.TryTake(t0, op); !ok {
+			t.Fatalf("symbol %q: not taken after a grant", sym)
+		}
+	}
+}
