@@ -120,7 +120,7 @@ func (t *term) run(ctx context.Context) error {
 	cc.Drain()
 	select {
 	case <-cc.Closed():
-	case <-t.clock.After(bus.Timeout):
+	case <-time.After(bus.Timeout): // a bound on the bus, on the wall clock
 	}
 	t.post.Wait()
 	t.giveBack()
