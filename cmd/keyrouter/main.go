@@ -225,12 +225,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	rf.register(fs, "", "127.0.0.1:7070")
 	listen := fs.String("nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on for clients")
 	data := fs.String("data", "", "directory for JetStream's files (a temporary one, removed on exit, if empty)")
+	syncEvery := fs.String("sync", "always", `how often the embedded server flushes JetStream's files to disk: "always" (after every write: an OS crash loses nothing acked) or an interval such as 1s (faster; an OS crash may lose the last interval's writes)`)
 	control := controlAccountFlag(fs)
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
-	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log, Instance: rf.instance,
+	sync, err := parseSync(*syncEvery)
+	if err != nil {
+		return err
+	}
+	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, Sync: sync, RunRouter: true, Keys: app.AllKeys, Logger: log, Instance: rf.instance,
 		RouterOptions: router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control)}, HTTPListen: rf.httpListen,
 		ConnectOptions: rf.connect}
 	if rf.nats != "" {
@@ -394,4 +399,17 @@ func keyList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseSync reads --sync: "always" (sync after every write) or a positive
+// duration.
+func parseSync(s string) (time.Duration, error) {
+	if s == "always" {
+		return app.SyncAlways, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--sync: want always or a positive duration such as 1s, got %q", s)
+	}
+	return d, nil
 }

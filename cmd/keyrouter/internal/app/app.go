@@ -48,6 +48,13 @@ type App struct {
 	// DataDir holds the embedded server's JetStream files; a temporary
 	// directory (removed on Close) if empty.
 	DataDir string
+	// Sync is how often the embedded server flushes JetStream's files to
+	// disk: SyncAlways after every write (nothing acked is lost in an OS
+	// crash, at a cost keyrouter bench measures), a positive interval (an
+	// OS crash may lose what was acked in the last interval; a process
+	// crash loses nothing either way), or 0 for NATS's own default (2
+	// minutes).
+	Sync time.Duration
 	// RunRouter runs the router role; Keys lists the keys to execute (nil:
 	// none; AllKeys: every key of the config).
 	RunRouter bool
@@ -93,6 +100,9 @@ type App struct {
 	done      chan struct{} // closed when every component has stopped
 	err       error         // the first component failure, set before done
 }
+
+// SyncAlways as App.Sync flushes after every write.
+const SyncAlways time.Duration = -1
 
 // AllKeys as App.Keys executes every key of the config.
 var AllKeys = []string{"*"}
@@ -324,6 +334,7 @@ func (a *App) connect() error {
 		sopts := &server.Options{
 			JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
 			ServerName: "keyrouter", DontListen: a.Listen == "",
+			SyncInterval: max(a.Sync, 0), SyncAlways: a.Sync == SyncAlways,
 		}
 		if a.Listen != "" {
 			host, port, err := splitHostPort(a.Listen)
