@@ -17,6 +17,12 @@ type Budget interface {
 	// Clone returns a private copy with the usage so far, to plan on:
 	// taking from it affects nothing else.
 	Clone() Budget
+	// Snapshot is the state of the key's own counters, for the next
+	// active worker of the key; Restore takes one up; Spent counts a
+	// request a predecessor sent after its last snapshot.
+	Snapshot() []byte
+	Restore(snapshot []byte) error
+	Spent(at time.Time, op budget.Op)
 }
 
 // FromBudget returns b as a worker's Budget.

@@ -38,6 +38,9 @@ type core struct {
 	// budgetWaits counts the times the head of the queue had to wait for
 	// budget: the measure of a key's queue backing up.
 	budgetWaits uint64
+	// spends counts what changed the budget's usage (takes, venue usage),
+	// so its state is saved only when it changed.
+	spends uint64
 }
 
 func newCore(key string, queueSize int, b Budget) *core {
@@ -250,6 +253,7 @@ func (c *core) next(now time.Time) action {
 		return action{kind: actWait, at: now.Add(max(wait, time.Microsecond))}
 	}
 	q.take(it)
+	c.spends++
 	return action{kind: actSend, it: it}
 }
 
@@ -318,6 +322,7 @@ func (c *core) observe(now time.Time, usage []Usage) {
 	for _, u := range usage {
 		c.budget.Observe(now, u.Limit, u.Used)
 	}
+	c.spends++
 	c.replan()
 }
 
@@ -326,8 +331,13 @@ func (c *core) observe(now time.Time, usage []Usage) {
 func (c *core) opAt(it *item, now time.Time) budget.Op {
 	op := opFor(it)
 	if it.cancel != nil {
-		if o := c.orders[it.cancel.orderKey()]; o != nil && !o.placedAt.IsZero() {
-			op.OrderAge = now.Sub(o.placedAt)
+		if o := c.orders[it.cancel.orderKey()]; o != nil {
+			// Venues that limit cancels per instrument (OKX) count it on
+			// its order's symbol.
+			op.Symbol = o.intent.Symbol
+			if !o.placedAt.IsZero() {
+				op.OrderAge = now.Sub(o.placedAt)
+			}
 		}
 	}
 	return op

@@ -98,6 +98,14 @@ func (p *proc) halt() {
 // instance (its own connection and lease view).
 func (h *harness) startWorker(instance string) *proc {
 	h.t.Helper()
+	return h.startKey(instance, "k", false)
+}
+
+// startKey starts a worker of key in a process of its own; with leased,
+// its group limits are counted in the BUDGETS bucket (executors.Shares)
+// rather than in the harness's in-process groups.
+func (h *harness) startKey(instance, key string, leased bool) *proc {
+	h.t.Helper()
 	nc, js := bustest.JetStream(h.t, h.srv)
 	b, err := bus.Provision(h.t.Context(), js, configs.Streams{Replicas: 1, OrdersMaxAge: time.Hour,
 		ReportsMaxAge: time.Hour, ReportsMaxBytes: 1 << 24, DedupeHorizon: time.Hour})
@@ -113,12 +121,18 @@ func (h *harness) startWorker(instance string) *proc {
 	if err := ls.Start(ctx); err != nil {
 		h.t.Fatal(err)
 	}
-	bud, err := budget.New(h.limits, h.groups)
+	groups := h.groups
+	opts := h.opts
+	opts.Key, opts.Logger = key, log
+	if leased {
+		opts.Shares = executors.NewShares(b.Budgets, h.clock, log, nil)
+		groups = opts.Shares.Groups()
+		go func() { _ = opts.Shares.Run(ctx) }()
+	}
+	bud, err := budget.New(h.limits, groups)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	opts := h.opts
-	opts.Logger = log
 	w := executors.NewWorker(nc, js, b, ls, h.venue, executors.FromBudget(bud), opts)
 	p := &proc{w: w, nc: nc, stop: cancel, done: make(chan struct{})}
 	go func() {

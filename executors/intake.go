@@ -326,6 +326,7 @@ func (t *term) recover(ctx context.Context, cons jetstream.Consumer) error {
 	if err != nil {
 		return fmt.Errorf("executor %s: reading its orders: %w", t.opts.Key, err)
 	}
+	t.restoreBudget(ctx, recs)
 	now := t.clock.Now()
 	t.mu.Lock()
 	n := 0

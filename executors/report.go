@@ -79,14 +79,24 @@ func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionRepo
 // lease) while the first is in flight.
 func (t *term) writeRecord(ctx context.Context, o *order, now time.Time) error {
 	data, _ := json.Marshal(o.record(t.opts.Key, t.opts.VenueName, now))
-	var opts []jetstream.PublishOpt
+	var ttl time.Duration
 	if o.phase == messages.PhaseDone || o.phase == messages.PhaseHandedBack {
-		opts = append(opts, jetstream.WithMsgTTL(bus.RecordTTL))
+		ttl = bus.RecordTTL
+	}
+	return t.fencedPut(ctx, o.stateKey, data, ttl)
+}
+
+// fencedPut writes data at key of the order-state bucket, fenced by the
+// lease (expiring after ttl if not 0); see writeRecord.
+func (t *term) fencedPut(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	var opts []jetstream.PublishOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(ttl))
 	}
 	t.fenceMu.Lock()
 	defer t.fenceMu.Unlock()
 	for range 2 {
-		m := nats.NewMsg(messages.OrderStateSubject(o.stateKey))
+		m := nats.NewMsg(messages.OrderStateSubject(key))
 		m.Data = data
 		t.lease.Fence(m)
 		f, err := t.js.PublishMsgAsync(m, opts...)

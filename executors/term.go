@@ -31,6 +31,7 @@ type term struct {
 	handledCancels map[uint64]*cancelReq
 	venueDown      string // why the venue is unreachable; "" if it is fine
 	halted         bool
+	savedSpends    uint64 // core.spends when the budget state was last written
 
 	wake    chan struct{} // cap 1: the dispatcher has something to look at
 	changed chan struct{} // cap 1: state changed, publish status now
@@ -97,6 +98,9 @@ func (t *term) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("executor %s: consuming %s: %w", t.opts.Key, name, err)
 	}
+	if t.opts.Shares != nil {
+		defer t.opts.Shares.OnGrant(func() { signal(t.wake) })()
+	}
 	t.log.Info().Str("venue", t.opts.VenueName).Uint64("lease", t.lease.Rev()).Str("taken", t.lease.Taken()).Msg("executor active")
 	t.opts.Metrics.Serving(true)
 	defer t.opts.Metrics.Serving(false)
@@ -116,13 +120,14 @@ func (t *term) run(ctx context.Context) error {
 	cc.Drain()
 	select {
 	case <-cc.Closed():
-	case <-t.clock.After(bus.Timeout):
+	case <-time.After(bus.Timeout): // a bound on the bus, on the wall clock
 	}
 	t.post.Wait()
 	t.giveBack()
 	stopBG()
 	loops.Wait()
 	if t.lease.Held() {
+		t.saveBudget(context.Background())
 		// Stopping, not displaced: say so, so routers move on at once.
 		t.mu.Lock()
 		t.c.state, t.c.stateMsg = messages.KeyDown, "executor stopped"
@@ -244,6 +249,7 @@ func (t *term) statusLoop(ctx context.Context) {
 		case <-t.changed:
 		}
 		t.checkVenue()
+		t.saveBudget(ctx)
 		if now := t.clock.Now(); !now.Before(nextInProgress) {
 			t.keepQueuedInProgress()
 			nextInProgress = now.Add(inProgressEvery)

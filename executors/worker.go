@@ -3,7 +3,6 @@ package executors
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"time"
 
@@ -42,6 +41,9 @@ type Options struct {
 	Logger          zerolog.Logger
 	// Metrics receives what only the worker can count (nil: NopMetrics).
 	Metrics Metrics
+	// Shares, if the budget's group limits are leased from it, wakes the
+	// worker when it grants units.
+	Shares *Shares
 }
 
 // Worker executes one key's orders: any number of workers of one key may
@@ -132,7 +134,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-w.clock.After(time.Second):
+			case <-time.After(time.Second): // backoff on the bus, on the wall clock
 			}
 			continue
 		}
@@ -220,19 +222,14 @@ func signal(c chan struct{}) {
 	}
 }
 
-// readRecord reads the order-state record at stateKey; found false if
-// there is none (or it expired).
+// readRecord reads the order-state record at stateKey from the stream's
+// leader; found false if there is none (or it expired).
 func (w *Worker) readRecord(ctx context.Context, stateKey string) (rec messages.OrderRecord, found bool, err error) {
-	ctx, cancel := bus.Bounded(ctx)
-	defer cancel()
-	e, err := w.b.Orders.Get(ctx, stateKey)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return rec, false, nil
-	case err != nil:
+	m, found, err := bus.ReadLast(ctx, w.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject(stateKey))
+	if err != nil || !found {
 		return rec, false, err
 	}
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(m.Data(), &rec); err != nil {
 		return rec, false, err
 	}
 	return rec, true, nil

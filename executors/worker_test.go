@@ -51,7 +51,7 @@ func TestCancelsOvertakeQueuedOrders(t *testing.T) {
 	if slices.Contains(h.venue.Calls(), "place "+clientID("n4")) {
 		t.Error("n4 reached the venue although it was canceled in the queue")
 	}
-	bustest.WaitFor(t, "the cancel of n1 to wait for budget", func() bool { return h.clock.Waiters() > 0 })
+	bustest.WaitFor(t, "the cancel of n1 to wait for budget, with n3", func() bool { return queue(h) == 2 })
 	if slices.Contains(h.venue.Calls(), "cancel "+clientID("n1")) {
 		t.Fatal("n1 was canceled before the budget allowed a request")
 	}

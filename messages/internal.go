@@ -63,6 +63,10 @@ func OrderStateKey(key, strategy, clientOrderID string) string {
 // its lease).
 func OrderStateKeys(key string) string { return key + ".*.*" }
 
+// BudgetKey is the order-state KV key of key's own rate-budget counters,
+// written by its active executor for the next one.
+func BudgetKey(key string) string { return key + ".=budget" }
+
 // LeaseKey is the order-state KV key of key's executor lease: the active
 // executor's identity, whose revision every write before a Place checks.
 func LeaseKey(key string) string { return key + ".=lease" }
@@ -76,6 +80,9 @@ const (
 	// BucketControl holds what is halted: keys "all", "strategy.<id>",
 	// "key.<id>".
 	BucketControl = "CONTROL"
+	// BucketBudgets holds the rate limits that keys in several processes
+	// share (account and IP scopes).
+	BucketBudgets = "BUDGETS"
 	// ControlService is the name of the request/reply control service
 	// (halt, resume, reload) and the prefix of its subjects.
 	ControlService = "keyrouter"

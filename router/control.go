@@ -79,6 +79,9 @@ func (r *Router) serveControl() (micro.Service, error) {
 }
 
 func (r *Router) haltRequest(req micro.Request, halt bool) {
+	if !r.callerAllowed(req) {
+		return
+	}
 	var hr messages.HaltRequest
 	if err := json.Unmarshal(req.Data(), &hr); err != nil {
 		_ = req.Error("400", "bad request: "+err.Error(), nil)
@@ -167,6 +170,9 @@ const reloadKey = "reload"
 // once (its answer says whether the file is valid), the others through
 // the CONTROL bucket.
 func (r *Router) reloadRequest(req micro.Request) {
+	if !r.callerAllowed(req) {
+		return
+	}
 	if r.opts.Reload == nil {
 		_ = req.Error("501", "this router was started without a config file to reload", nil)
 		return

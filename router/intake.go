@@ -212,10 +212,12 @@ func (t *term) handleCancel(ctx context.Context, m jetstream.Msg, tk *turn) {
 			break
 		}
 		_ = m.InProgress()
+		// A poll of the bus, not a decision by time: on the wall clock
+		// (the intents it waits for take real time to handle).
 		select {
 		case <-ctx.Done():
 			err = ctx.Err()
-		case <-t.clock.After(5 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
 	switch {

@@ -57,6 +57,10 @@ type Options struct {
 	Reload func() (*configs.Config, error)
 	// Metrics receives what only the router can count (nil: NopMetrics).
 	Metrics Metrics
+	// ControlAccount, if set, is the only NATS account whose requests the
+	// control service answers, as the server names it in Nats-Request-Info
+	// (see caller.go); empty answers anyone who may publish on keyrouter.>.
+	ControlAccount string
 }
 
 // Router routes intents to key partitions. Any number may run; the one
@@ -143,7 +147,10 @@ type view struct {
 func (r *Router) Run(ctx context.Context) error {
 	sub, err := r.nc.Subscribe(messages.KeysPrefix+"*.status", func(m *nats.Msg) {
 		var st messages.KeyStatus
-		if err := json.Unmarshal(m.Data, &st); err == nil && st.Key != "" {
+		// Only the subject says whose status it is: with the generated
+		// permissions only key K's executor may publish keys.K.status, so a
+		// payload naming another key is a forgery.
+		if err := json.Unmarshal(m.Data, &st); err == nil && st.Key != "" && m.Subject == messages.KeyStatusSubject(st.Key) {
 			r.health.Observe(st, r.clock.Now())
 		}
 	})

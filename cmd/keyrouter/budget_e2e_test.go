@@ -12,6 +12,7 @@ import (
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/paper"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/keyrouter/keyrouter/router/bus/clocktest"
 	"github.com/shopspring/decimal"
@@ -183,11 +184,12 @@ func TestBurstNeverExceedsTheLimit(t *testing.T) {
 	}
 }
 
-// Promise 3 and 2 across a router crash: a router that recorded an
-// intent (its dedupe record) and died before handing it to a key left the
-// intent unacked; the next router must route it, not call it a duplicate,
-// and a real re-send is still a duplicate.
-func TestRouterCrashAfterRecordingRoutesTheIntent(t *testing.T) {
+// Promises 3 and 2 across a router crash: a router that published an
+// intent's claim (the routed order) and died before acking the intent
+// left it for redelivery; the next router finds the claim the intent made
+// and routes nothing again, however late, and a re-sent intent is still a
+// duplicate. The executor places the order once.
+func TestRouterCrashAfterClaimingRoutesNothingAgain(t *testing.T) {
 	cfg := oneKeyConfig(t, `[{name: r1s, shape: fixed, max: 50, window: 1s}]`, "", 100)
 	execs := testApp(t, cfg, func(a *app.App) { a.RunRouter = false; a.Listen = "127.0.0.1:-1" })
 	c := newClient(t, execs)
@@ -195,9 +197,13 @@ func TestRouterCrashAfterRecordingRoutesTheIntent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the crashed router had written.
-	rec, _ := json.Marshal(messages.OrderRecord{Strategy: "s", ClientOrderID: "c1", Key: "k", Venue: "paper", IntentSeq: ack.Sequence})
-	if _, err := execs.Buckets().Orders.Create(t.Context(), messages.OrderKey("s", "c1"), rec); err != nil {
+	// What the crashed router had published.
+	in, err := messages.DecodeOrderIntent([]byte(marketIntent("c1")), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(messages.ExecOrder{Intent: in, IntentSeq: ack.Sequence, Routed: 1})
+	if _, err := c.js.PublishMsg(t.Context(), bus.ClaimMsg(messages.ExecNewSubject("k", "s", "c1"), data, ack.Sequence, 1)); err != nil {
 		t.Fatal(err)
 	}
 	routerApp := &app.App{Config: cfg, NATSURL: execs.ClientURL(), RunRouter: true}

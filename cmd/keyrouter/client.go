@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,15 +14,40 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/natsconf"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func dial(url string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name("keyrouter-cli"))
+// clientFlags are the connection flags of the client commands.
+type clientFlags struct {
+	url   string
+	creds natsconf.Credentials
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.url, "nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (default $NATS_URL)")
+	c.creds.RegisterFlags(fs)
+}
+
+// connect connects with the command's credentials.
+func (c *clientFlags) connect() (*nats.Conn, error) {
+	opts, err := c.creds.Options()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to %s: %w", url, err)
+		return nil, err
+	}
+	nc, err := nats.Connect(c.url, append([]nats.Option{nats.Name("keyrouter-cli")}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", c.url, err)
+	}
+	return nc, nil
+}
+
+func (c *clientFlags) dial() (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := c.connect()
+	if err != nil {
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -45,7 +71,8 @@ func (t tagFlags) Set(s string) error {
 
 func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("submit", stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	var cf clientFlags
+	cf.register(fs)
 	strategy := fs.String("strategy", "alpha", "strategy ID")
 	id := fs.String("id", "", "client_order_id (default: generated)")
 	symbol := fs.String("symbol", "BTC-USDT", "symbol, BASE-QUOTE")
@@ -87,7 +114,7 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 		intent["tags"] = map[string]string(tags)
 	}
 	data, _ := json.Marshal(intent)
-	return sendAndWatch(*url, *strategy, *id, messages.OrdersNewSubject(*strategy), data, *timeout, stdout, *asJSON,
+	return sendAndWatch(&cf, *strategy, *id, messages.OrdersNewSubject(*strategy), data, *timeout, stdout, *asJSON,
 		func(r *messages.ExecutionReport) bool {
 			return !*follow || r.Status.Terminal() || r.Kind == messages.KindRejected
 		})
@@ -95,7 +122,8 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 
 func cmdCancel(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("cancel", stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	var cf clientFlags
+	cf.register(fs)
 	strategy := fs.String("strategy", "alpha", "strategy ID")
 	id := fs.String("id", "", "client_order_id of the order to cancel (required)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the outcome")
@@ -107,7 +135,7 @@ func cmdCancel(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--id is required")
 	}
 	data, _ := json.Marshal(messages.CancelIntent{ClientOrderID: *id})
-	return sendAndWatch(*url, *strategy, *id, messages.OrdersCancelSubject(*strategy), data, *timeout, stdout, *asJSON,
+	return sendAndWatch(&cf, *strategy, *id, messages.OrdersCancelSubject(*strategy), data, *timeout, stdout, *asJSON,
 		func(r *messages.ExecutionReport) bool {
 			return r.Kind == messages.KindCanceled || r.Kind == messages.KindCancelRejected
 		})
@@ -115,9 +143,9 @@ func cmdCancel(args []string, stdout, stderr io.Writer) error {
 
 // sendAndWatch publishes data on subject through JetStream and prints the
 // reports of (strategy, id) until last says that was the last one.
-func sendAndWatch(url, strategy, id, subject string, data []byte, timeout time.Duration, stdout io.Writer, asJSON bool,
+func sendAndWatch(cf *clientFlags, strategy, id, subject string, data []byte, timeout time.Duration, stdout io.Writer, asJSON bool,
 	last func(*messages.ExecutionReport) bool) error {
-	nc, js, err := dial(url)
+	nc, js, err := cf.dial()
 	if err != nil {
 		return err
 	}
@@ -212,20 +240,38 @@ func printReport(w io.Writer, r *messages.ExecutionReport, asJSON bool) {
 
 func cmdTail(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tail", stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	var cf clientFlags
+	cf.register(fs)
 	strategy := fs.String("strategy", "", "only this strategy's reports")
 	since := fs.String("since", "", "start at a time (RFC 3339) or this long ago (e.g. 10m); default: new reports only")
 	seq := fs.Uint64("seq", 0, "start at this REPORTS stream sequence")
 	asJSON := fs.Bool("json", false, "print reports as JSON lines")
 	n := fs.Int("n", 0, "stop after this many reports (0: follow until interrupted)")
+	apiPrefix := fs.String("js-api-prefix", os.Getenv("NATS_JS_API_PREFIX"),
+		"JetStream API prefix (default $NATS_JS_API_PREFIX; "+natsconf.OperatorJSAPIPrefix+" when the identity's account has no JetStream, as the operator's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	nc, js, err := dial(*url)
+	nc, js, err := cf.dial()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	if *apiPrefix == "" && cf.creds.Authenticated() {
+		// The operator's account has no JetStream of its own (the server
+		// says so): it reaches KEYROUTER's through an import under a prefix.
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.AccountInfo(actx)
+		cancel()
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			*apiPrefix = natsconf.OperatorJSAPIPrefix
+		}
+	}
+	if *apiPrefix != "" {
+		if js, err = jetstream.NewWithAPIPrefix(nc, *apiPrefix); err != nil {
+			return err
+		}
+	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
 	if *strategy != "" {
 		cfg.FilterSubjects = []string{messages.ReportsWildcard(*strategy)}

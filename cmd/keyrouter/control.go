@@ -3,13 +3,11 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 )
 
@@ -24,9 +22,9 @@ func cmdResume(args []string, stdout, stderr io.Writer) error {
 // controlCommand sends a halt or resume request to the control service
 // (any running router answers) and prints the reply.
 func controlCommand(verb string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	fs := newFlagSet(verb, stderr)
+	var cf clientFlags
+	cf.register(fs)
 	var hr messages.HaltRequest
 	fs.StringVar(&hr.Strategy, "strategy", "", "the strategy to "+verb)
 	fs.StringVar(&hr.Key, "key", "", "the key to "+verb)
@@ -43,23 +41,24 @@ func controlCommand(verb string, args []string, stdout, stderr io.Writer) error 
 		return errors.New("name exactly one of --all, --strategy S or --key K")
 	}
 	data, _ := json.Marshal(hr)
-	return controlRequest(*url, verb, data, *timeout, stdout)
+	return controlRequest(&cf, verb, data, *timeout, stdout)
 }
 
 func cmdReload(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reload", stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	var cf clientFlags
+	cf.register(fs)
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return controlRequest(*url, "reload", []byte("{}"), *timeout, stdout)
+	return controlRequest(&cf, "reload", []byte("{}"), *timeout, stdout)
 }
 
-func controlRequest(url, verb string, data []byte, timeout time.Duration, stdout io.Writer) error {
-	nc, err := nats.Connect(url, nats.Name("keyrouter-cli"))
+func controlRequest(cf *clientFlags, verb string, data []byte, timeout time.Duration, stdout io.Writer) error {
+	nc, err := cf.connect()
 	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", url, err)
+		return err
 	}
 	defer nc.Close()
 	msg, err := nc.Request(messages.ControlService+"."+verb, data, timeout)

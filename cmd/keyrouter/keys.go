@@ -19,7 +19,8 @@ import (
 
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys", stderr)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	var cf clientFlags
+	cf.register(fs)
 	once := fs.Bool("once", false, "print one snapshot (after --wait) and exit; the default when stdout is not a terminal")
 	wait := fs.Duration("wait", 1500*time.Millisecond, "with --once or --json: how long to listen for heartbeats")
 	every := fs.Duration("every", time.Second, "live: how often the table is redrawn")
@@ -28,7 +29,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	nc, _, err := dial(*url)
+	nc, err := cf.connect()
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	return keysLive(ctx, nc, *url, stdout, *every, *timeout)
+	return keysLive(ctx, nc, cf.url, stdout, *every, *timeout)
 }
 
 // keysOnce listens to heartbeats for wait and prints the keys heard.

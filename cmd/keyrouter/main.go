@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/app"
+	"github.com/keyrouter/keyrouter/cmd/keyrouter/internal/natsconf"
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/router"
 	"github.com/mattn/go-isatty"
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
 
@@ -42,11 +44,14 @@ Use it:
 
 Tools:
   check      validate a config file and exit (non-zero with the errors)
+  deploy nats-config  write the NATS server config, identities (nkeys) and permissions for a config
   bench      measure latency and throughput against a raw-NATS baseline
   exchange-sim  a Binance- or OKX-compatible exchange simulator on loopback (--venue binance|okx, --config, --listen, --admin)
   help       this text
 
-Run 'keyrouter <command> -h' for a command's flags.
+Run 'keyrouter <command> -h' for a command's flags. Every command that
+connects to NATS takes --nkey FILE, --creds FILE, --tls-ca, --tls-cert and
+--tls-key (or NATS_NKEY, NATS_CREDS, NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY).
 `
 
 func main() {
@@ -72,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"halt":         cmdHalt,
 		"resume":       cmdResume,
 		"reload":       cmdReload,
+		"deploy":       cmdDeploy,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
@@ -119,6 +125,8 @@ type roleFlags struct {
 	logText    bool
 	httpListen string
 	instance   string
+	creds      natsconf.Credentials
+	connect    []nats.Option // from creds, after parse
 }
 
 func (r *roleFlags) register(fs *flag.FlagSet, natsDefault, httpDefault string) {
@@ -129,9 +137,11 @@ func (r *roleFlags) register(fs *flag.FlagSet, natsDefault, httpDefault string) 
 	fs.BoolVar(&r.logText, "log-text", false, "same as --log-format console")
 	fs.StringVar(&r.httpListen, "http-listen", httpDefault, `address serving /metrics, /healthz, /readyz (and the dashboard at / on run and router); "" turns it off`)
 	fs.StringVar(&r.instance, "instance", "", "this process's name among keyrouter's processes (leases, KeyStatus.worker <key>@<name>); unique; a restart under the same name takes its keys back at once (default host-pid)")
+	r.creds.RegisterFlags(fs)
 }
 
-// parse parses args, then loads the config and builds the logger.
+// parse parses args, then loads the config, checks the credentials and
+// builds the logger.
 func (r *roleFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (*configs.Config, zerolog.Logger, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, zerolog.Nop(), err
@@ -140,8 +150,33 @@ func (r *roleFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (*c
 	if err != nil {
 		return nil, zerolog.Nop(), err
 	}
+	if r.connect, err = r.creds.Options(); err != nil {
+		return nil, zerolog.Nop(), err
+	}
 	log, err := r.logger(stderr)
 	return cfg, log, err
+}
+
+// controlAccountFlag adds --control-account to a role that runs the
+// router; its value after parse is resolved by controlAccount.
+func controlAccountFlag(fs *flag.FlagSet) *string {
+	return fs.String("control-account", "",
+		"NATS account whose requests the control service answers, as the server names it in Nats-Request-Info "+
+			"(default "+natsconf.OperatorAccount+" when connecting with --nkey or --creds, anyone otherwise; \"any\" for anyone)")
+}
+
+// controlAccount resolves --control-account: a secured deployment checks
+// the caller unless told otherwise.
+func (r *roleFlags) controlAccount(flagValue string) string {
+	switch {
+	case flagValue == "any":
+		return ""
+	case flagValue != "":
+		return flagValue
+	case r.creds.Authenticated():
+		return natsconf.OperatorAccount
+	}
+	return ""
 }
 
 // reloader reads the --config file again, or is nil without one.
@@ -197,12 +232,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	rf.register(fs, "", "127.0.0.1:7070")
 	listen := fs.String("nats-listen", "127.0.0.1:4222", "address the embedded NATS server listens on for clients")
 	data := fs.String("data", "", "directory for JetStream's files (a temporary one, removed on exit, if empty)")
+	syncEvery := fs.String("sync", "always", `how often the embedded server flushes JetStream's files to disk: "always" (after every write: an OS crash loses nothing acked) or an interval such as 1s (faster; an OS crash may lose the last interval's writes)`)
+	control := controlAccountFlag(fs)
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
-	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, RunRouter: true, Keys: app.AllKeys, Logger: log, Instance: rf.instance,
-		RouterOptions: router.Options{Reload: rf.reloader()}, HTTPListen: rf.httpListen}
+	sync, err := parseSync(*syncEvery)
+	if err != nil {
+		return err
+	}
+	ka := &app.App{Config: cfg, NATSURL: rf.nats, Listen: *listen, DataDir: *data, Sync: sync, RunRouter: true, Keys: app.AllKeys, Logger: log, Instance: rf.instance,
+		RouterOptions: router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control)}, HTTPListen: rf.httpListen,
+		ConnectOptions: rf.connect}
 	if rf.nats != "" {
 		ka.Listen = ""
 	}
@@ -248,12 +290,14 @@ func cmdRouter(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("router", stderr)
 	var rf roleFlags
 	rf.register(fs, envOr("NATS_URL", "nats://127.0.0.1:4222"), "")
+	control := controlAccountFlag(fs)
 	cfg, log, err := rf.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	return serve(&app.App{Config: cfg, NATSURL: rf.nats, RunRouter: true, Logger: log, Instance: rf.instance,
-		RouterOptions: router.Options{Reload: rf.reloader()}, HTTPListen: rf.httpListen}, &rf, log, nil)
+		RouterOptions: router.Options{Reload: rf.reloader(), ControlAccount: rf.controlAccount(*control)}, HTTPListen: rf.httpListen,
+		ConnectOptions: rf.connect}, &rf, log, nil)
 }
 
 func cmdExecutor(args []string, stdout, stderr io.Writer) error {
@@ -268,7 +312,7 @@ func cmdExecutor(args []string, stdout, stderr io.Writer) error {
 	if *keys == "" {
 		return errors.New("--key is required")
 	}
-	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log, Instance: rf.instance, HTTPListen: rf.httpListen}, &rf, log, nil)
+	return serve(&app.App{Config: cfg, NATSURL: rf.nats, Keys: keyList(*keys), Logger: log, Instance: rf.instance, HTTPListen: rf.httpListen, ConnectOptions: rf.connect}, &rf, log, nil)
 }
 
 // serve runs app until SIGINT or SIGTERM (then drains) and reloads the
@@ -355,4 +399,17 @@ func keyList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseSync reads --sync: "always" (sync after every write) or a positive
+// duration.
+func parseSync(s string) (time.Duration, error) {
+	if s == "always" {
+		return app.SyncAlways, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--sync: want always or a positive duration such as 1s, got %q", s)
+	}
+	return d, nil
 }

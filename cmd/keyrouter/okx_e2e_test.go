@@ -104,8 +104,9 @@ func mustDec(t *testing.T, s string) decimal.Decimal {
 	return d
 }
 
-// writeFile writes a test file and returns its path.
-func writeFile(t *testing.T, name, text string) string {
+// tempFile writes a test file in a new temporary directory and returns
+// its path.
+func tempFile(t *testing.T, name, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
@@ -132,7 +133,7 @@ func TestOKXThousandOrdersTwentyInstruments(t *testing.T) {
 	for i := range nInst {
 		fmt.Fprintf(&syms, "  - {symbol: C%02d-USDT, price: \"100\", tick_size: \"0.01\", step_size: \"0.001\", min_qty: \"0.001\", max_qty: \"1000\", min_notional: \"0\", max_fill_qty: \"0\"}\n", i)
 	}
-	simCfg := writeFile(t, "okxsim.yaml", fmt.Sprintf(`
+	simCfg := tempFile(t, "okxsim.yaml", fmt.Sprintf(`
 symbols:
 %slimits:
   place: {max: %d, window: %s}
@@ -221,7 +222,7 @@ strategies:
 // instrument, so its place limit (60) binds. Either limit counted per key
 // would draw refusals.
 func TestOKXTwoKeysOneSubAccount(t *testing.T) {
-	simCfg := writeFile(t, "okxsim.yaml", `
+	simCfg := tempFile(t, "okxsim.yaml", `
 accounts:
   - {id: sub1, acc_rate_limit: 80}
   - {id: sub2, acc_rate_limit: 1000}
@@ -326,7 +327,7 @@ strategies:
 // simulator lets a closed order's clOrdId be placed again, as OKX does,
 // so a blind resend would show in its order log.
 func TestOKXFaultsNeverDuplicate(t *testing.T) {
-	simCfg := writeFile(t, "okxsim.yaml", `
+	simCfg := tempFile(t, "okxsim.yaml", `
 faults:
   error_5xx_rate: 0.15
   timeout_rate: 0.15

@@ -182,7 +182,7 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 		v.resync(ctx)
 		return u, err
 	case venuekit.IsKind(err, executors.Unknown):
-		return v.resolveUnknown(ctx, o, p, sentAt, err)
+		return v.resolveUnknown(ctx, o, sentAt, err)
 	}
 	return u, err
 }
@@ -218,22 +218,13 @@ func (v *Venue) send(ctx context.Context, clientID string, p params) (executors.
 // resolveUnknown finds out whether an order whose POST had no clear answer
 // exists (venuekit.Unknown). Binance's matching engine refuses an order
 // arriving after its timestamp+recvWindow.
-func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, p params, sentAt time.Time, first error) (executors.OrderUpdate, error) {
+func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, sentAt time.Time, first error) (executors.OrderUpdate, error) {
 	return venuekit.Unknown{
-		Venue: "binance",
-		Log:   v.log.With().Str("client_order_id", o.ClientID).Logger(),
-		Now:   v.serverNow,
-		Query: func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
-		Resend: func(ctx context.Context) (executors.OrderUpdate, time.Time, error) {
-			u, at, err := v.send(ctx, o.ClientID, p)
-			return u, at.Add(v.cfg.RecvWindow), err
-		},
-		Duplicate: isDuplicate,
-		Resync: func(ctx context.Context, err error) {
-			if venuekit.IsCode(err, "-1021") {
-				v.resync(ctx)
-			}
-		},
+		Venue:    "binance",
+		Log:      v.log.With().Str("client_order_id", o.ClientID).Logger(),
+		Deadline: "recvWindow",
+		Now:      v.serverNow,
+		Query:    func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
 	}.Resolve(ctx, sentAt.Add(v.cfg.RecvWindow), first)
 }
 

@@ -70,41 +70,36 @@ func TestTimeoutFoundByQuery(t *testing.T) {
 
 // A 5XX where nothing was booked: once the first request can no longer
 // reach the matching engine (timestamp+recvWindow) and the query still
-// finds nothing, it is resent once with the same client ID.
-func TestUnknownOutcomeNotFoundResendsOnce(t *testing.T) {
+// finds nothing, Place says nothing was placed (Unavailable) and does not
+// resend it itself: sending again is the worker's, inside the key's
+// budget (a resend here would be an order no budget counted).
+func TestUnknownOutcomeNotFoundIsNothingPlaced(t *testing.T) {
 	f := newFake(t)
 	v, _ := newTestVenue(t, f, nil)
 	var posts atomic.Int32
-	var firstAt, resentAt time.Time
+	var firstAt time.Time
 	f.setHook(func(w http.ResponseWriter, r *http.Request, p url.Values) bool {
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v3/order" {
-			if posts.Add(1) == 1 {
-				firstAt = time.Now()
-				apiErr(w, 500, -1000, "An unknown error occurred while processing the request.")
-				return true
-			}
-			resentAt = time.Now()
-			if got := p.Get("newClientOrderId"); got != "kr0000000000000000000000000000x3" {
-				t.Errorf("resent with client ID %q", got)
-			}
+			posts.Add(1)
+			firstAt = time.Now()
+			apiErr(w, 500, -1000, "An unknown error occurred while processing the request.")
+			return true
 		}
 		return false
 	})
-	u, err := v.Place(context.Background(), limitOrder("kr0000000000000000000000000000x3", "buy", "0.001", "20000"))
-	if err != nil {
-		t.Fatalf("Place: %v", err)
+	_, err := v.Place(context.Background(), limitOrder("kr0000000000000000000000000000x3", "buy", "0.001", "20000"))
+	var ve *executors.VenueError
+	if !errors.As(err, &ve) || ve.Kind != executors.Unavailable {
+		t.Fatalf("Place: %v, want an Unavailable venue error (nothing placed)", err)
 	}
-	if u.Status != messages.StatusNew {
-		t.Fatalf("Place: got %+v", u)
-	}
-	if got := posts.Load(); got != 2 {
-		t.Fatalf("%d POSTs, want 2", got)
-	}
-	if gap := resentAt.Sub(firstAt); gap < v.cfg.RecvWindow {
-		t.Fatalf("resent %s after the first send, before its recvWindow (%s) ran out", gap, v.cfg.RecvWindow)
+	if got := posts.Load(); got != 1 {
+		t.Fatalf("%d POSTs, want 1: the adapter must not resend by itself", got)
 	}
 	if f.count("GET /api/v3/order") == 0 {
-		t.Fatal("resent without querying first")
+		t.Fatal("declared not placed without querying")
+	}
+	if gap := time.Since(firstAt); gap < v.cfg.RecvWindow {
+		t.Fatalf("declared not placed %s after the send, before its recvWindow (%s) ran out", gap, v.cfg.RecvWindow)
 	}
 }
 

@@ -20,6 +20,9 @@ type Groups struct {
 	// specs: the spec each group limit (scope + "\x00" + name) was first
 	// registered with, so budgets that disagree are refused.
 	specs map[string]*spec
+	// grantor, if set, makes the counters leases of a shared store (see
+	// NewLeasedGroups).
+	grantor Grantor
 }
 
 // NewGroups returns an empty set of shared counters.
@@ -50,6 +53,7 @@ type slotLimit struct {
 	// live in shared.counters under gkey + "\x00" + symbol.
 	shared *Groups
 	gkey   string
+	groups *Groups // for a group limit: its Groups
 }
 
 // New validates limits and returns their budget. Limits with a group scope
@@ -98,6 +102,9 @@ func New(limits []Limit, shared *Groups) (*Budget, error) {
 	}
 	for _, s := range specs {
 		sl := &slotLimit{s: s}
+		if s.group {
+			sl.groups = shared
+		}
 		switch {
 		case s.perSymbol && s.group:
 			sl.bySymbol = make(map[string]*counter)
@@ -108,7 +115,7 @@ func New(limits []Limit, shared *Groups) (*Budget, error) {
 			k := s.scope + "\x00" + s.name
 			c, ok := shared.counters[k]
 			if !ok {
-				c = newCounter(s)
+				c = shared.newGroupCounter(s, GrantKey{Scope: s.scope, Limit: s.name})
 				shared.counters[k] = c
 			}
 			sl.c = c
@@ -120,6 +127,14 @@ func New(limits []Limit, shared *Groups) (*Budget, error) {
 	b.cost = make([]int64, len(b.limits))
 	b.ctr = make([]*counter, len(b.limits))
 	return b, nil
+}
+
+// grantor is the grantor of the limit's leased counters, if any.
+func (sl *slotLimit) grantor() Grantor {
+	if sl.groups != nil {
+		return sl.groups.grantor
+	}
+	return nil
 }
 
 // counterFor returns the counter op uses in this limit, creating a symbol's.
@@ -134,7 +149,7 @@ func (sl *slotLimit) counterFor(op Op) *counter {
 	if sl.shared != nil {
 		k := sl.gkey + "\x00" + op.Symbol
 		if c, ok = sl.shared.counters[k]; !ok {
-			c = newCounter(sl.s)
+			c = sl.shared.newGroupCounter(sl.s, GrantKey{Scope: sl.s.scope, Limit: sl.s.name, Symbol: op.Symbol, PerSymbol: true})
 			sl.shared.counters[k] = c
 		}
 	} else {
@@ -210,6 +225,7 @@ func (b *Budget) TryTake(now time.Time, op Op) (ok bool, wait time.Duration) {
 		c := sl.counterFor(op)
 		b.ctr[i] = c
 		if !c.fits(c.advance(ns), cost) {
+			b.want(op, ns)
 			at, _ := b.earliest(ns, op)
 			return false, time.Duration(at - ns)
 		}
@@ -220,6 +236,21 @@ func (b *Budget) TryTake(now time.Time, op Op) (ok bool, wait time.Duration) {
 		}
 	}
 	return true, 0
+}
+
+// want tells the grantor of every leased counter op lacks units in. b.mu
+// held.
+func (b *Budget) want(op Op, now int64) {
+	for _, sl := range b.limits {
+		cost := sl.s.cost(op)
+		if cost == 0 || cost > sl.s.max {
+			continue
+		}
+		c := sl.counterFor(op)
+		if c.lease != nil && !c.fits(c.advance(now), cost) && sl.grantor() != nil {
+			sl.grantor().Want(c.lease.key, cost)
+		}
+	}
 }
 
 // Observe reconciles limit (by Name) with the usage the venue reported for

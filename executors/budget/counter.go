@@ -3,6 +3,7 @@ package budget
 import (
 	"math"
 	"math/bits"
+	"time"
 )
 
 // counter is the usage state of one limit in one scope. All arithmetic is
@@ -24,7 +25,69 @@ type counter struct {
 	// bucket and decay (GCRA): the theoretical arrival time tat + frac/num ns.
 	// Usage at t is (max(tat, t) - t) / (den/num), in units.
 	tat, frac int64
+
+	// lease is set for this process's share of a counter that several
+	// processes share through a store (Groups with a Grantor): the
+	// decisions spend only what was granted (see lease).
+	lease *lease
 }
+
+// lease is what a process holds of a shared counter: the units granted
+// to it, each grant spendable before its end (ns), and the store's counter
+// as last seen (mirror), for estimates and status.
+type lease struct {
+	key    GrantKey
+	grants []grant // oldest end first
+	mirror *counter
+}
+
+type grant struct{ units, until int64 }
+
+// drop forgets the grants ended at now.
+func (l *lease) drop(now int64) {
+	i := 0
+	for i < len(l.grants) && l.grants[i].until <= now {
+		i++
+	}
+	l.grants = append(l.grants[:0], l.grants[i:]...)
+}
+
+// allow is the units spendable at now (dropped already).
+func (l *lease) allow() int64 {
+	var n int64
+	for _, g := range l.grants {
+		n += g.units
+	}
+	return n
+}
+
+// add keeps a grant of units spendable before until.
+func (l *lease) add(units, until int64) {
+	i := len(l.grants)
+	for i > 0 && l.grants[i-1].until > until {
+		i--
+	}
+	l.grants = append(l.grants, grant{})
+	copy(l.grants[i+1:], l.grants[i:])
+	l.grants[i] = grant{units, until}
+}
+
+// spend takes cost from the grants ending first.
+func (l *lease) spend(cost int64) {
+	for i := 0; cost > 0 && i < len(l.grants); i++ {
+		n := min(cost, l.grants[i].units)
+		l.grants[i].units -= n
+		cost -= n
+	}
+	for len(l.grants) > 0 && l.grants[0].units == 0 {
+		l.grants = l.grants[1:]
+	}
+}
+
+// LeaseWait is how long a decision waits for a grant from the store when
+// the store had room as last seen: the grant's arrival wakes the waiter
+// sooner.
+const LeaseWait = 5 * time.Millisecond
 
 type slot struct{ t, c int64 }
 
@@ -50,6 +113,11 @@ func (c *counter) advance(now int64) int64 {
 		now = c.last
 	}
 	c.last = now
+	if l := c.lease; l != nil {
+		l.drop(now)
+		l.mirror.advance(now)
+		return now
+	}
 	switch c.s.shape {
 	case Fixed:
 		if k := floorDiv(now, c.s.window); k != c.idx {
@@ -88,6 +156,9 @@ func (c *counter) backlog(now int64) (int64, int64) {
 
 // fits reports whether cost fits at now (already advanced). cost <= max.
 func (c *counter) fits(now, cost int64) bool {
+	if l := c.lease; l != nil {
+		return l.allow() >= cost
+	}
 	switch c.s.shape {
 	case Fixed:
 		return c.used+cost <= c.s.max
@@ -106,6 +177,11 @@ func (c *counter) fits(now, cost int64) bool {
 func (c *counter) earliest(now, cost int64) int64 {
 	if c.fits(now, cost) {
 		return now
+	}
+	if l := c.lease; l != nil {
+		// A grant is needed: when the store has room, as last seen, and
+		// no sooner than a grant can come.
+		return max(l.mirror.earliest(now, cost), now+int64(LeaseWait))
 	}
 	switch c.s.shape {
 	case Fixed:
@@ -141,6 +217,10 @@ func (c *counter) earliest(now, cost int64) int64 {
 // take consumes cost at now (advanced); the caller checked fits.
 func (c *counter) take(now, cost int64) {
 	if cost == 0 {
+		return
+	}
+	if l := c.lease; l != nil {
+		l.spend(cost) // the store counted the grant already
 		return
 	}
 	switch c.s.shape {
@@ -183,8 +263,12 @@ func (c *counter) push(now, cost int64) {
 	c.sum += cost
 }
 
-// usage is the units in use at now (advanced), rounded up for bucket/decay.
+// usage is the units in use at now (advanced), rounded up for bucket/decay;
+// for a leased counter, the store's usage as last seen.
 func (c *counter) usage(now int64) int64 {
+	if l := c.lease; l != nil {
+		return l.mirror.usage(now)
+	}
 	switch c.s.shape {
 	case Fixed:
 		return c.used
@@ -209,7 +293,13 @@ func (c *counter) usage(now int64) int64 {
 }
 
 // observe raises usage at now (advanced) to used if the venue counts more.
+// For a leased counter it raises the mirror: the estimates see it, and the
+// grants follow the store.
 func (c *counter) observe(now, used int64) {
+	if l := c.lease; l != nil {
+		l.mirror.observe(now, used)
+		return
+	}
 	switch c.s.shape {
 	case Fixed:
 		if used > c.used {
@@ -240,6 +330,9 @@ func (c *counter) observe(now, used int64) {
 // resetsIn is how long until usage is back to zero (fixed: until the window
 // ends), from now (advanced).
 func (c *counter) resetsIn(now int64) int64 {
+	if l := c.lease; l != nil {
+		return l.mirror.resetsIn(now)
+	}
 	switch c.s.shape {
 	case Fixed:
 		return (c.idx+1)*c.s.window - now
@@ -274,11 +367,40 @@ func (c *counter) span() int64 {
 	return q
 }
 
-// clone returns a copy of c that shares nothing mutable with it.
+// clone returns a copy of c that shares nothing mutable with it. A
+// leased counter's copy is the store's counter as last seen, with what is
+// granted to this process and not yet spent given back where the shape
+// allows (fixed windows): a plan over it is what the store could grant.
 func (c *counter) clone() *counter {
+	if l := c.lease; l != nil {
+		m := l.mirror.clone()
+		if a := l.allow(); m.s.shape == Fixed && a > 0 && m.idx == floorDiv(m.last, m.s.window) {
+			m.used = max(m.used-a, 0)
+		}
+		return m
+	}
 	n := *c
 	if c.ring != nil {
 		n.ring = append([]slot(nil), c.ring...)
 	}
 	return &n
+}
+
+// force counts cost at now (advanced) whether or not it fits: a request
+// that was sent (by a predecessor) and must be counted.
+func (c *counter) force(now, cost int64) {
+	if c.lease != nil || cost <= 0 {
+		return
+	}
+	if c.s.shape == Sliding && c.n == len(c.ring) {
+		// The ring holds at most max entries: fold into the newest.
+		li := c.head + c.n - 1
+		if li >= len(c.ring) {
+			li -= len(c.ring)
+		}
+		c.ring[li].c += cost
+		c.sum += cost
+		return
+	}
+	c.take(now, cost)
 }

@@ -155,7 +155,7 @@ func TestUnknownOutcomeFound(t *testing.T) {
 
 // A request that timed out without effect is sent again, once, with the
 // same clOrdId, only after its expTime passed on OKX's clock.
-func TestUnknownOutcomeResentAfterExpTime(t *testing.T) {
+func TestUnknownOutcomeNotFoundAfterExpTimeIsNothingPlaced(t *testing.T) {
 	e := newEnv(t, func(c *okxsim.Config) {
 		c.Faults = okxsim.Faults{TimeoutRate: 1, Paths: []string{"POST /api/v5/trade/order"}}
 	}, func(c *okx.Config) { c.Timeout = 200 * time.Millisecond })
@@ -163,27 +163,33 @@ func TestUnknownOutcomeResentAfterExpTime(t *testing.T) {
 	type result struct {
 		u   executors.OrderUpdate
 		err error
-		at  time.Time
 	}
 	done := make(chan result, 1)
 	start := time.Now()
 	go func() {
 		u, err := e.v.Place(context.Background(), o)
-		done <- result{u, err, time.Now()}
+		done <- result{u, err}
 	}()
 	bustest.WaitFor(t, "the first POST to time out", func() bool { return e.srv.Stats().Timeouts == 1 })
 	e.srv.SetFaults(okxsim.Faults{})
 	r := <-done
-	if r.err != nil || r.u.Status != messages.StatusFilled {
-		t.Fatalf("got %+v, %v", r.u, r.err)
+	var ve *executors.VenueError
+	if !errors.As(r.err, &ve) || ve.Kind != executors.Unavailable {
+		t.Fatalf("got %+v, %v; want an Unavailable venue error (nothing placed), the adapter not resending by itself", r.u, r.err)
 	}
-	log := e.srv.OrderLog()
-	if len(log) != 1 || log[0].ClOrdID != o.ClientID {
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("declared not placed %v after the send, before its expTime", d)
+	}
+	if log := e.srv.OrderLog(); len(log) != 0 {
+		t.Fatalf("order log %+v, want none", log)
+	}
+	// The worker sends it again (inside its budget): one order.
+	u, err := e.v.Place(ctx(t), o)
+	if err != nil || u.Status != messages.StatusFilled {
+		t.Fatalf("second Place: %+v, %v", u, err)
+	}
+	if log := e.srv.OrderLog(); len(log) != 1 || log[0].ClOrdID != o.ClientID {
 		t.Fatalf("order log %+v, want one order of %s", log, o.ClientID)
-	}
-	// Not resent before the first request's expTime (300ms) had passed.
-	if d := log[0].At.Sub(start); d < 300*time.Millisecond {
-		t.Errorf("resent %v after the first send, before its expTime", d)
 	}
 }
 

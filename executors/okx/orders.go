@@ -130,9 +130,10 @@ func makeFill(tradeID, sz, px, fee, feeCcy, execType string) (messages.Fill, err
 // order is closed, so Place refuses to send a client ID this Venue has
 // already placed and answers with that order's state instead. If the
 // outcome is unknown (timeout, 5XX, 50001, 50004) Place asks OKX by
-// clOrdId before deciding, and resends once, with the same clOrdId, only
-// when the order is still not found after its expTime has passed on OKX's
-// clock (OKX does not process it later).
+// clOrdId before deciding; an order still not found after its expTime has
+// passed on OKX's clock (OKX does not process it later) was not placed,
+// and Place says so (Unavailable): the worker sends it again, inside the
+// key's budget.
 func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUpdate, error) {
 	if _, ok := v.instrument(o.Symbol); !ok {
 		v.refreshInfoIfStale(ctx)
@@ -173,7 +174,7 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 		v.resync(ctx)
 		return u, err
 	case venuekit.IsKind(err, executors.Unknown):
-		return v.resolveUnknown(ctx, o, body, expAt, err)
+		return v.resolveUnknown(ctx, o, expAt, err)
 	}
 	return u, err
 }
@@ -232,12 +233,13 @@ func (v *Venue) firstState(ctx context.Context, o executors.Order, ordID string,
 // resolveUnknown finds out whether an order whose POST had no clear
 // answer exists (venuekit.Unknown). OKX does not process a request after
 // its expTime.
-func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[string]any, expAt time.Time, first error) (executors.OrderUpdate, error) {
+func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, expAt time.Time, first error) (executors.OrderUpdate, error) {
 	return venuekit.Unknown{
-		Venue: "okx",
-		Log:   v.log.With().Str("client_order_id", o.ClientID).Logger(),
-		Now:   v.serverNow,
-		Query: func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
+		Venue:    "okx",
+		Log:      v.log.With().Str("client_order_id", o.ClientID).Logger(),
+		Deadline: "expTime",
+		Now:      v.serverNow,
+		Query:    func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
 		Found: func(q executors.OrderUpdate) (executors.OrderUpdate, error) {
 			v.markPlaced(o.ClientID)
 			if q.Status == messages.StatusRejected {
@@ -245,13 +247,6 @@ func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, body map[
 					Code: "POST_ONLY", Message: q.Message}
 			}
 			return q, nil
-		},
-		Resend:    func(ctx context.Context) (executors.OrderUpdate, time.Time, error) { return v.send(ctx, o, body) },
-		Duplicate: func(err error) bool { return venuekit.IsCode(err, "51016") },
-		Resync: func(ctx context.Context, err error) {
-			if venuekit.IsCode(err, "50102", "50112") {
-				v.resync(ctx)
-			}
 		},
 	}.Resolve(ctx, expAt, first)
 }

@@ -16,8 +16,9 @@ type Term func(ctx context.Context, lease *Lease) error
 // term while holding it, and stands by again each time it is lost, until
 // ctx ends; it returns nil then, or Acquire's error. A term that fails is
 // logged and its lease released, so that another process may take it;
-// this one seeks it again a second (of the Leases' clock) later. The
-// lease is released when ctx ends.
+// this one seeks it again a second later (a backoff on the bus, so on the
+// wall clock, not the Leases' clock). The lease is released when ctx
+// ends.
 func (ls *Leases) Hold(ctx context.Context, kv jetstream.KeyValue, key, follow string, term Term) error {
 	for {
 		lease, err := ls.Acquire(ctx, kv, key, follow)
@@ -40,7 +41,7 @@ func (ls *Leases) Hold(ctx context.Context, kv jetstream.KeyValue, key, follow s
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-ls.opts.Clock.After(time.Second):
+			case <-time.After(time.Second): // backoff on the bus, on the wall clock
 			}
 			continue
 		}

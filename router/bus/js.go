@@ -134,6 +134,34 @@ func ClaimMsg(subject string, data []byte, intentSeq uint64, route int) *nats.Ms
 	return m
 }
 
+// ReadLast returns the last message on subject in stream, read from the
+// stream's leader (a KV Get may be answered by a follower that has not
+// seen the latest write), and found false if there is none. It reads
+// through an ordered consumer filtered to subject, so a permission on
+// the filter scopes what an identity may read.
+func ReadLast(ctx context.Context, js jetstream.JetStream, stream, subject string) (jetstream.Msg, bool, error) {
+	ctx, cancel := Bounded(ctx)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if cons.CachedInfo().NumPending == 0 {
+		return nil, false, nil
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(Timeout))
+	if err != nil {
+		return nil, false, err
+	}
+	if deleted(m.Headers()) {
+		return nil, false, nil
+	}
+	return m, true, nil
+}
+
 // ScanLast calls fn with the last value of every subject matching filter
 // in stream (KV records: the current state of each key), in stream order,
 // and returns once it has seen them all. Deleted KV keys are skipped.

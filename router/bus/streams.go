@@ -45,13 +45,14 @@ func StreamConfigs(sc configs.Streams) []jetstream.StreamConfig {
 		Name: messages.StreamExec,
 		Description: "keyrouter: orders routed to keys (one subject per order: its dedupe claim) and cancels; " +
 			"kept for the dedupe horizon",
+		// No direct gets: a follower may answer those, and a claim read
+		// must see every claim stored (reads go to the stream leader).
 		Subjects:     []string{messages.ExecPrefix + ">"},
 		Retention:    jetstream.LimitsPolicy,
 		Storage:      jetstream.FileStorage,
 		Replicas:     sc.Replicas,
 		MaxAge:       sc.DedupeHorizon,
 		Duplicates:   dupWindow,
-		AllowDirect:  true,
 		MaxConsumers: maxConsumers,
 	}, {
 		Name:        messages.StreamReports,
@@ -63,7 +64,6 @@ func StreamConfigs(sc configs.Streams) []jetstream.StreamConfig {
 		MaxAge:      sc.ReportsMaxAge,
 		MaxBytes:    sc.ReportsMaxBytes,
 		Duplicates:  dupWindow,
-		AllowDirect: true,
 	}}
 }
 
@@ -83,6 +83,12 @@ func BucketConfigs(sc configs.Streams) []jetstream.KeyValueConfig {
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    sc.Replicas,
+	}, {
+		Bucket:      messages.BucketBudgets,
+		Description: "keyrouter: rate limits shared by keys in several processes (account and IP scopes): every process's grants",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    sc.Replicas,
 	}}
 }
 
@@ -90,6 +96,7 @@ func BucketConfigs(sc configs.Streams) []jetstream.KeyValueConfig {
 type Buckets struct {
 	Orders  jetstream.KeyValue // order state and executor leases
 	Control jetstream.KeyValue // halts, router lease, heartbeats
+	Budgets jetstream.KeyValue // shared rate limits
 }
 
 // Provision creates the streams and the buckets if they do not exist.
@@ -107,7 +114,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, sc configs.Streams) 
 		}
 	}
 	var b Buckets
-	dst := []*jetstream.KeyValue{&b.Orders, &b.Control}
+	dst := []*jetstream.KeyValue{&b.Orders, &b.Control, &b.Budgets}
 	for i, cfg := range BucketConfigs(sc) {
 		kv, err := js.CreateKeyValue(ctx, cfg)
 		if err != nil {

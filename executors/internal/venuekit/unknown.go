@@ -26,11 +26,14 @@ const (
 // deadline the request carries (Binance: its timestamp plus recvWindow;
 // OKX: its expTime), so "not found" is definite only once that instant
 // (plus ClockMargin) has passed on the venue's clock; before then the
-// order may still be in flight. Only then is the order sent again, once,
-// with the same client ID.
+// order may still be in flight. An order definitely not placed is not
+// sent again here: that is the worker's to do, inside the key's budget (a
+// resend by the adapter would be a request no budget counted).
 type Unknown struct {
-	Venue string         // in log lines
+	Venue string         // in log lines and messages
 	Log   zerolog.Logger // with the order's client ID
+	// Deadline names the request's deadline in messages ("recvWindow").
+	Deadline string
 	// Now is the venue's clock.
 	Now func() time.Time
 	// Query looks the order up; an error wrapping
@@ -39,23 +42,15 @@ type Unknown struct {
 	// Found makes Place's answer of the order found (nil: the order as
 	// found).
 	Found func(executors.OrderUpdate) (executors.OrderUpdate, error)
-	// Resend sends the order again with the same client ID and returns
-	// the deadline the new request carries.
-	Resend func(context.Context) (executors.OrderUpdate, time.Time, error)
-	// Duplicate says the resend was refused because the venue has the
-	// client ID after all: look again.
-	Duplicate func(error) bool
-	// Resync re-reads the clock offset when the resend was refused for
-	// the clock (nil: never).
-	Resync func(context.Context, error)
 }
 
 // Resolve asks the venue until it can say what became of the order whose
-// request carried deadline and failed with first.
+// request carried deadline and failed with first: the order found, an
+// Unavailable error if it was definitely not placed, or an Unknown one if
+// the venue could not tell.
 func (r Unknown) Resolve(ctx context.Context, deadline time.Time, first error) (executors.OrderUpdate, error) {
 	lastErr := first
 	deadline = deadline.Add(ClockMargin)
-	resent := false
 	delay := resolveFirstDelay
 	r.Log.Warn().Err(first).Msg(r.Venue + " new order outcome unknown; querying")
 	for range ResolveAttempts {
@@ -81,26 +76,9 @@ func (r Unknown) Resolve(ctx context.Context, deadline time.Time, first error) (
 			delay = max(deadline.Sub(now), resolveFirstDelay)
 			continue
 		}
-		if resent {
-			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
-				Message: "order not placed: " + r.Venue + " did not take it (sent twice, not found)", Err: lastErr}
-		}
-		resent = true
-		r.Log.Info().Msg(r.Venue + " order definitely not placed; resending once with the same client ID")
-		u, at, err := r.Resend(ctx)
-		switch {
-		case err == nil:
-			return u, nil
-		case r.Duplicate(err):
-			delay = resolveFirstDelay
-			continue
-		case IsKind(err, executors.Unknown):
-			lastErr, deadline, delay = err, at.Add(ClockMargin), resolveFirstDelay
-			continue
-		case r.Resync != nil:
-			r.Resync(ctx, err)
-		}
-		return u, err
+		r.Log.Info().Msg(r.Venue + " order definitely not placed (" + r.Deadline + " passed)")
+		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unavailable, Reason: messages.ReasonVenueError,
+			Message: "order not placed: " + r.Venue + " did not take it (not found after its " + r.Deadline + ")", Err: lastErr}
 	}
 	ve := &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 		Message: "new order outcome still unknown after querying " + r.Venue, Err: lastErr}

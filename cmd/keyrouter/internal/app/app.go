@@ -40,9 +40,20 @@ type App struct {
 	// "" listens nowhere, for in-process use only).
 	NATSURL string
 	Listen  string
+	// ConnectOptions are added to the App's own NATS connection:
+	// credentials, TLS and the inbox prefix of its identity (see
+	// natsconf.Credentials).
+	ConnectOptions []nats.Option
 	// DataDir holds the embedded server's JetStream files; a temporary
 	// directory (removed on Close) if empty.
 	DataDir string
+	// Sync is how often the embedded server flushes JetStream's files to
+	// disk: SyncAlways after every write (nothing acked is lost in an OS
+	// crash, at a cost keyrouter bench measures), a positive interval (an
+	// OS crash may lose what was acked in the last interval; a process
+	// crash loses nothing either way), or 0 for NATS's own default (2
+	// minutes).
+	Sync time.Duration
 	// RunRouter runs the router role; Keys lists the keys to execute (nil:
 	// none; AllKeys: every key of the config).
 	RunRouter bool
@@ -89,6 +100,9 @@ type App struct {
 	done      chan struct{} // closed when every component has stopped
 	err       error         // the first component failure, set before done
 }
+
+// SyncAlways as App.Sync flushes after every write.
+const SyncAlways time.Duration = -1
 
 // AllKeys as App.Keys executes every key of the config.
 var AllKeys = []string{"*"}
@@ -307,6 +321,7 @@ func (a *App) connect() error {
 	a.ncClosed = make(chan struct{})
 	opts := []nats.Option{nats.Name("keyrouter"), nats.MaxReconnects(-1),
 		nats.ClosedHandler(func(*nats.Conn) { close(a.ncClosed) })}
+	opts = append(opts, a.ConnectOptions...)
 	if a.NATSURL == "" {
 		dir := a.DataDir
 		if dir == "" {
@@ -319,6 +334,7 @@ func (a *App) connect() error {
 		sopts := &server.Options{
 			JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
 			ServerName: "keyrouter", DontListen: a.Listen == "",
+			SyncInterval: max(a.Sync, 0), SyncAlways: a.Sync == SyncAlways,
 		}
 		if a.Listen != "" {
 			host, port, err := splitHostPort(a.Listen)
@@ -376,7 +392,18 @@ func (a *App) startExecutors(ctx context.Context) error {
 	a.venues = map[string]executors.Venue{}
 	a.exchanges = map[string]*paper.Exchange{}
 	a.sims = map[string]*simVenue{}
-	groups := budget.NewGroups()
+	// Limits shared by keys (account, IP) are counted in the BUDGETS
+	// bucket: keys of one account may run in several processes.
+	var sharesMetrics executors.Metrics
+	for _, m := range metrics {
+		sharesMetrics = m
+		break
+	}
+	shares := executors.NewShares(a.buckets.Budgets, a.Clock, a.Logger, sharesMetrics)
+	groups := shares.Groups()
+	if len(keys) > 0 {
+		a.add(ctx, "shares", shares.Run)
+	}
 	paperGroups := map[string]*paper.LimitGroup{}
 	for _, id := range keys {
 		kc, ok := a.Config.Keys[id]
@@ -415,6 +442,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 		if wopts.Clock == nil {
 			wopts.Clock = a.Clock
 		}
+		wopts.Shares = shares
 		if m := metrics[id]; m != nil {
 			wopts.Metrics = m
 		}
