@@ -32,7 +32,7 @@ type harness struct {
 	js    jetstream.JetStream
 	b     bus.Buckets
 	cfg   *configs.Config
-	logs  *logSink
+	logs  *bustest.Buffer
 
 	mu      sync.Mutex
 	reports []messages.ExecutionReport
@@ -51,7 +51,7 @@ strategies: {s: {keys: [k1, k2]}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: bustest.Server(t), clock: clocktest.New(time.Unix(1_800_000_000, 0)), cfg: cfg, logs: &logSink{}}
+	h := &harness{t: t, srv: bustest.Server(t), clock: clocktest.New(time.Unix(1_800_000_000, 0)), cfg: cfg, logs: &bustest.Buffer{}}
 	h.nc, h.js = bustest.JetStream(t, h.srv)
 	if h.b, err = bus.Provision(t.Context(), h.js, testStreams); err != nil {
 		t.Fatal(err)
@@ -188,23 +188,6 @@ func (h *harness) execsOf(id string) []string {
 	return out
 }
 
-type logSink struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestIntentIsRoutedOnceToItsKey(t *testing.T) {
 	h := newHarness(t)
 	h.active("r1")
@@ -238,10 +221,13 @@ func TestStandbyRouterTakesOver(t *testing.T) {
 	a.stop()
 	<-a.done
 	h.submit(messages.OrdersNewSubject("s"), market("a2"))
-	for !b.r.Active() {
+	bustest.WaitFor(t, "the standby to take the lease", func() bool {
+		if b.r.Active() {
+			return true
+		}
 		h.clock.Advance(250 * time.Millisecond)
-		time.Sleep(time.Millisecond)
-	}
+		return false
+	})
 	h.status("k1", messages.KeyActive) // a fresh heartbeat at the new time
 	bustest.WaitFor(t, "a2 routed by the new router", func() bool { return len(h.execsOf("a2")) == 1 })
 	if n := len(h.execsOf("a1")); n != 1 {
