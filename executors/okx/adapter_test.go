@@ -272,6 +272,7 @@ func TestRefreshes(t *testing.T) {
 // not, before any request.
 func TestCheck(t *testing.T) {
 	e := newEnv(t, nil, nil)
+	waitUp(t, e.v) // its handshake is a request too
 	before := e.srv.Stats().Requests
 	for _, tc := range []struct {
 		name string
