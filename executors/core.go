@@ -200,10 +200,11 @@ func (c *core) next(now time.Time) action {
 		return action{kind: actRefuse, it: it, reason: messages.ReasonHalted, msg: fmt.Sprintf("key %s is halted", c.key)}
 	}
 	if it.cancel != nil {
-		// A cancel of an order still queued here needs no venue request,
-		// so no budget.
+		// A cancel of an order still queued here, never sent, needs no
+		// venue request, so no budget. (One queued to be asked about may
+		// be at the venue: the cancel goes there.)
 		if o := c.orders[it.cancel.orderKey()]; o != nil {
-			if queued := c.newQ.removeFirst(func(it *item) bool { return it.order == o }); queued != nil {
+			if queued := c.newQ.removeFirst(func(it *item) bool { return it.order == o && !it.inDoubt }); queued != nil {
 				q.take(it)
 				c.drop(o)
 				return action{kind: actCancelQueued, it: it, queued: queued}

@@ -18,5 +18,6 @@
 //
 // OrdersNewSubject, OrdersCancelSubject, ReportSubject and KeyStatusSubject
 // build the public subjects; ExecNewSubject and ExecCancelSubject the
-// internal router-to-executor ones.
+// internal router-to-executor ones (a subject per order, which makes the
+// routed order its own dedupe claim: ExecClaimSubjects).
 package messages

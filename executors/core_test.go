@@ -1,0 +1,171 @@
+package executors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/messages"
+)
+
+var t0 = time.Unix(1_800_000_000, 0) // a 10 s window begins
+
+func testCore(t *testing.T, max int64) *core {
+	t.Helper()
+	b, err := budget.New([]budget.Limit{{Name: "r", Shape: budget.Fixed, Max: max, Window: 10 * time.Second,
+		Costs: map[budget.Class]int64{budget.ClassNew: 1, budget.ClassCancel: 1, budget.ClassQuery: 1}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newCore("k", 10, FromBudget(b))
+}
+
+func newItem(id string, extra ...func(*messages.OrderIntent)) *item {
+	in := messages.OrderIntent{ClientOrderID: id, Strategy: "s", Symbol: "BTC-USDT", Side: messages.Buy, Type: messages.Market}
+	for _, f := range extra {
+		f(&in)
+	}
+	return &item{order: newOrder("k", &messages.ExecOrder{Intent: in, Routed: 1}, 1)}
+}
+
+func cancelOf(id string) *item { return &item{cancel: &cancelReq{strategy: "s", clientOrderID: id}} }
+
+func pinned(in *messages.OrderIntent) { in.Key = "k" }
+
+func expiring(at time.Time) func(*messages.OrderIntent) {
+	return func(in *messages.OrderIntent) { in.ExpiresAt = &at }
+}
+
+// TestNext walks the core through sequences of decisions: each step's
+// admissions, then the kinds next returns until it waits.
+func TestNext(t *testing.T) {
+	type step struct {
+		at    time.Duration // since t0
+		admit []*item
+		state messages.KeyState
+		until time.Duration
+		want  []actKind // next's answers until the first wait or idle (included)
+	}
+	for _, tc := range []struct {
+		name  string
+		max   int64
+		steps []step
+	}{
+		{"within budget, sent in order", 3, []step{
+			{admit: []*item{newItem("a"), newItem("b")}, want: []actKind{actSend, actSend, actIdle}},
+		}},
+		{"over budget, the rest waits for the window", 1, []step{
+			{admit: []*item{newItem("a"), newItem("b")}, want: []actKind{actSend, actWait}},
+			{at: 10 * time.Second, want: []actKind{actSend, actIdle}},
+		}},
+		{"a cancel of a queued order needs no budget", 1, []step{
+			{admit: []*item{newItem("a"), newItem("b"), cancelOf("b")}, want: []actKind{actCancelQueued, actSend, actIdle}},
+		}},
+		{"a cancel of a queued look-up goes to the venue", 2, []step{
+			{admit: []*item{func() *item { it := newItem("a"); it.inDoubt = true; return it }(), cancelOf("a")},
+				want: []actKind{actSend, actSend, actIdle}},
+		}},
+		{"cancels go first", 1, []step{
+			{admit: []*item{newItem("a"), cancelOf("x")}, want: []actKind{actSend, actWait}},
+		}},
+		{"an order past its deadline when its turn comes is expired", 5, []step{
+			{admit: []*item{newItem("a"), newItem("b", expiring(t0.Add(5*time.Second)))}},
+			{at: 6 * time.Second, want: []actKind{actSend, actExpire, actIdle}},
+		}},
+		{"throttled: nothing sent, what cannot wait is expired, then resumed", 5, []step{
+			{admit: []*item{newItem("a", pinned), newItem("b", pinned, expiring(t0.Add(time.Second)))}, state: messages.KeyThrottled, until: 2 * time.Second,
+				want: []actKind{actExpire, actWait}},
+			{at: 2 * time.Second, want: []actKind{actResumed, actSend, actIdle}},
+		}},
+		{"halted: cancels still sent", 5, []step{
+			{admit: []*item{cancelOf("x")}, state: messages.KeyHalted, want: []actKind{actSend, actIdle}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCore(t, tc.max)
+			for i, st := range tc.steps {
+				now := t0.Add(st.at)
+				for _, it := range st.admit {
+					if it.cancel != nil {
+						c.admitCancel(now, it)
+						continue
+					}
+					if it.inDoubt {
+						c.hold(it.order)
+						c.newQ.push(it)
+						continue
+					}
+					if a, _ := c.admitNew(now, it, true); a != admitQueued {
+						t.Fatalf("step %d: %s not queued (%d)", i, it.order.intent.ClientOrderID, a)
+					}
+				}
+				if st.state != "" {
+					c.setState(st.state, now.Add(st.until), "test")
+				}
+				if st.want == nil {
+					continue
+				}
+				var got []actKind
+				for range 10 {
+					a := c.next(now)
+					got = append(got, a.kind)
+					if a.kind == actWait || a.kind == actIdle {
+						break
+					}
+				}
+				if len(got) != len(st.want) {
+					t.Fatalf("step %d: got %v, want %v", i, got, st.want)
+				}
+				for j := range got {
+					if got[j] != st.want[j] {
+						t.Fatalf("step %d: got %v, want %v", i, got, st.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Turning unusable hands the movable queued orders back and, halted,
+// refuses those that cannot move; orders that may be at the venue stay.
+func TestSetStateHandsBack(t *testing.T) {
+	c := testCore(t, 5)
+	doubt := newItem("d")
+	doubt.inDoubt = true
+	c.hold(doubt.order)
+	c.newQ.push(doubt)
+	for _, it := range []*item{newItem("m"), newItem("p", pinned)} {
+		c.admitNew(t0, it, it.order.movable())
+	}
+	_, moved, refused := c.setState(messages.KeyThrottled, t0.Add(time.Second), "429")
+	if len(moved) != 1 || moved[0].order.intent.ClientOrderID != "m" || len(refused) != 0 {
+		t.Fatalf("throttled: moved %d, refused %d; want m moved", len(moved), len(refused))
+	}
+	_, moved, refused = c.setState(messages.KeyHalted, time.Time{}, "halt")
+	if len(moved) != 0 || len(refused) != 1 || refused[0].order.intent.ClientOrderID != "p" {
+		t.Fatalf("halted: moved %d, refused %d; want p refused", len(moved), len(refused))
+	}
+	if c.newQ.len() != 1 || c.newQ.peek() != doubt {
+		t.Fatalf("the look-up of an order that may be at the venue left the queue")
+	}
+}
+
+// An order whose deadline the budget cannot meet, counting the orders
+// queued ahead of it, is expired at admission.
+func TestAdmitCountsTheQueueAhead(t *testing.T) {
+	c := testCore(t, 1)
+	for _, id := range []string{"a", "b"} {
+		if a, _ := c.admitNew(t0, newItem(id), true); a != admitQueued {
+			t.Fatalf("%s not queued", id)
+		}
+	}
+	// a goes now, b at the next window (t0+10s); a deadline at t0+15s
+	// would be met with the queue empty, not behind b (t0+20s).
+	a, at := c.admitNew(t0, newItem("late", expiring(t0.Add(15*time.Second))), true)
+	if a != admitExpire || !at.Equal(t0.Add(20*time.Second)) {
+		t.Fatalf("got %d at %v, want admitExpire at t0+20s", a, at.Sub(t0))
+	}
+	if a, _ := c.admitNew(t0, newItem("ok", expiring(t0.Add(25*time.Second))), true); a != admitQueued {
+		t.Fatalf("an order that fits its deadline behind the queue: %d", a)
+	}
+}
