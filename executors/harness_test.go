@@ -39,7 +39,7 @@ type harness struct {
 	venue  *fakeVenue
 	limits []budget.Limit
 	groups *budget.Groups
-	logs   *syncBuffer
+	logs   *bustest.Buffer
 	opts   executors.Options
 
 	mu      sync.Mutex
@@ -50,7 +50,7 @@ type harness struct {
 func newHarness(t *testing.T, limits ...budget.Limit) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: bustest.Server(t), clock: clocktest.New(start), venue: newFakeVenue(),
-		limits: limits, groups: budget.NewGroups(), logs: &syncBuffer{}}
+		limits: limits, groups: budget.NewGroups(), logs: &bustest.Buffer{}}
 	h.nc, h.js = bustest.JetStream(t, h.srv)
 	var err error
 	h.b, err = bus.Provision(t.Context(), h.js, configs.Streams{Replicas: 1, OrdersMaxAge: time.Hour,
@@ -260,21 +260,3 @@ func fixed(name string, max int64, window time.Duration) budget.Limit {
 }
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
-
-// syncBuffer is a bytes buffer safe for concurrent writes (a log sink).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

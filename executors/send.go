@@ -79,11 +79,6 @@ func (t *term) observe(usage []Usage) {
 	t.mu.Unlock()
 }
 
-// venueCtx bounds a venue request by the venue's own timeout, not by the
-// term: a request under way finishes even if the lease was just lost,
-// so its outcome is known and reported.
-func venueCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
-
 // sendNew places an order (asking the venue first if it may be there).
 func (t *term) sendNew(ctx context.Context, it *item) {
 	o := it.order
@@ -120,7 +115,7 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 	t.mu.Lock()
 	o.placedAt = now
 	t.mu.Unlock()
-	u, err := t.venue.Place(venueCtx(ctx), o.venueOrder())
+	u, err := t.venue.Place(t.vctx, o.venueOrder())
 	t.opts.Metrics.VenueRequest(OpPlace, t.clock.Now().Sub(now), err)
 	if err == nil {
 		t.observe(u.Usage)
@@ -168,7 +163,7 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 func (t *term) query(ctx context.Context, it *item) {
 	o := it.order
 	now := t.clock.Now()
-	u, err := t.venue.Query(venueCtx(ctx), o.intent.Symbol, o.clientID)
+	u, err := t.venue.Query(t.vctx, o.intent.Symbol, o.clientID)
 	t.opts.Metrics.VenueRequest(OpQuery, t.clock.Now().Sub(now), err)
 	switch {
 	case err == nil:
@@ -247,7 +242,7 @@ func (t *term) sendCancel(ctx context.Context, it *item) {
 		return
 	}
 	sent := t.clock.Now()
-	u, err := t.venue.Cancel(venueCtx(ctx), o.intent.Symbol, o.clientID)
+	u, err := t.venue.Cancel(t.vctx, o.intent.Symbol, o.clientID)
 	t.opts.Metrics.VenueRequest(OpCancel, t.clock.Now().Sub(sent), err)
 	switch {
 	case err == nil:

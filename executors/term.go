@@ -21,6 +21,7 @@ type term struct {
 	*Worker
 	lease  *bus.Lease
 	stream jetstream.Stream // EXEC
+	vctx   context.Context  // venue requests: ends when the lease is lost
 
 	fenceMu sync.Mutex // one fenced write at a time (see writeRecord)
 
@@ -303,8 +304,8 @@ func (t *term) status() messages.KeyStatus {
 	nq, cq := t.c.depth()
 	open := 0
 	for _, o := range t.c.orders {
-		if o.phase != "" {
-			open++
+		if !o.placedAt.IsZero() || o.sendDone {
+			open++ // sent (both guarded by t.mu; o.phase is o.mu's)
 		}
 	}
 	st := messages.KeyStatus{

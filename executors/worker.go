@@ -113,48 +113,27 @@ const priorityGroup = "active"
 // active worker.
 func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info().Str("worker", w.id).Msg("executor standing by for the key's lease")
-	for {
-		lease, err := w.leases.Acquire(ctx, w.b.Orders, messages.LeaseKey(w.opts.Key), "*.=lease")
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		err = w.serve(ctx, lease)
-		if ctx.Err() != nil {
-			_ = lease.Release()
-			return nil
-		}
-		if err != nil {
-			// A term that could not start (the bus is unwell): let
-			// another worker try, and try again in a moment.
-			w.log.Error().Err(err).Msg("executor term failed; releasing the key")
-			_ = lease.Release()
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second): // backoff on the bus, on the wall clock
-			}
-			continue
-		}
-		w.log.Warn().Str("why", lease.Why()).Msg("lease lost; standing by")
-	}
+	return w.leases.Hold(ctx, w.b.Orders, messages.LeaseKey(w.opts.Key), "*.=lease", w.serve)
 }
 
-// serve runs one term with lease; it returns nil when the lease is lost
-// or ctx ends.
+// serve runs one term with lease; ctx ends when the lease is lost or the
+// process stops.
 func (w *Worker) serve(ctx context.Context, lease *bus.Lease) error {
-	tctx, cancel := context.WithCancel(ctx)
+	t := newTerm(w, lease)
+	// A venue request under way finishes on a clean stop (its outcome is
+	// then known and reported), but not once the lease is lost: the next
+	// active worker asks the venue about the order, and must not wait for
+	// this one to give up first.
+	vctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		select {
 		case <-lease.Lost():
 			cancel()
-		case <-tctx.Done():
+		case <-vctx.Done():
 		}
 	}()
-	t := newTerm(w, lease)
+	t.vctx = vctx
 	w.mu.Lock()
 	w.term = t
 	w.mu.Unlock()
@@ -163,7 +142,7 @@ func (w *Worker) serve(ctx context.Context, lease *bus.Lease) error {
 		w.term = nil
 		w.mu.Unlock()
 	}()
-	return t.run(tctx)
+	return t.run(ctx)
 }
 
 // Active reports whether this worker holds the key's lease now.

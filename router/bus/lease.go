@@ -256,13 +256,20 @@ func (ls *Leases) isMine(v LeaseValue) bool {
 
 // takeable says whether entry e may be taken now, and why. ls.mu held.
 func (ls *Leases) takeable(e entrySeen, now time.Time) (bool, string) {
+	if now.Sub(ls.lastBeat) > ls.opts.TTL/2 {
+		// Our own heartbeat is not being written: a lease taken now would
+		// be given up at once.
+		return false, ""
+	}
 	switch {
 	case !e.exists:
 		return true, "new"
 	case e.val.Holder == "":
 		return true, "released"
-	case e.val.Holder == ls.opts.Instance:
+	case e.val.Holder == ls.opts.Instance && e.val.Incarnation != ls.inc:
 		return true, "held by an earlier run of this instance"
+	case e.val.Holder == ls.opts.Instance:
+		return true, "ours again, our heartbeat back"
 	}
 	b, ok := ls.beats[e.val.Holder]
 	switch {
