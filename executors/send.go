@@ -150,12 +150,19 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 		t.onVenueError(ctx, it, err)
 		return
 	}
-	// The outcome is unknown: ask the venue before anything else.
-	t.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("order outcome unknown; querying the venue")
+	// The outcome is unknown: ask the venue before anything else, once
+	// the request can no longer take effect (a "not there" earlier could
+	// be followed by the order arriving). Meanwhile the key's other
+	// orders go on.
+	at := now.Add(t.opts.RequestValidity)
+	if errors.As(err, &ve) && !ve.RetryAfter.IsZero() {
+		at = ve.RetryAfter
+	}
+	t.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Time("query_at", at).Msg("order outcome unknown; the venue will be asked")
 	it.inDoubt = true
 	it.attempts++
 	o.mu.Unlock()
-	t.requeue(it, now.Add(backoff(it.attempts)))
+	t.requeue(it, at)
 }
 
 // query asks the venue about an order that may be there. o.mu held,
@@ -203,19 +210,27 @@ func (t *term) placed(it *item, prev snapshot, u OrderUpdate) {
 	if u.Status == messages.StatusRejected {
 		reps = append(reps, t.rp.refusal(o, messages.KindRejected, messages.ReasonVenueRejected, u.Message))
 	} else {
-		if o.seq == 0 {
-			if u.VenueOrderID != "" {
-				o.venueOrderID = u.VenueOrderID
-			}
-			o.status = messages.StatusNew
-			reps = append(reps, t.rp.report(o, messages.KindAccepted))
-		}
-		if o.phase != messages.PhaseDone {
-			o.phase = messages.PhaseOpen
-		}
+		reps = append(reps, t.accept(o, u)...)
 		reps = append(reps, t.apply(o, u)...)
 	}
 	t.finishAsync(o, prev, reps, true)
+}
+
+// accept reports the order accepted if nothing was reported of it yet:
+// the venue has it (its answer, a look-up, or an update of its stream,
+// which may come first). o.mu held.
+func (t *term) accept(o *order, u OrderUpdate) []messages.ExecutionReport {
+	if o.phase != messages.PhaseDone {
+		o.phase = messages.PhaseOpen
+	}
+	if o.seq != 0 {
+		return nil
+	}
+	if u.VenueOrderID != "" {
+		o.venueOrderID = u.VenueOrderID
+	}
+	o.status = messages.StatusNew
+	return []messages.ExecutionReport{t.rp.report(o, messages.KindAccepted)}
 }
 
 // cancelQueued cancels an order that is still queued here: no venue

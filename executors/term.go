@@ -366,7 +366,7 @@ func (t *term) updatesLoop(ctx context.Context) {
 				continue
 			}
 			snap := o.snap()
-			reps := t.apply(o, u)
+			reps := append(t.accept(o, u), t.apply(o, u)...)
 			if len(reps) == 0 {
 				o.mu.Unlock()
 				continue

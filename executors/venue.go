@@ -147,11 +147,14 @@ func (k ErrorKind) String() string {
 // VenueError is a venue failure. Code and Message are the venue's own (they
 // go into a report's message); Reason is the contract's code for it.
 type VenueError struct {
-	Kind       ErrorKind
-	Reason     messages.Reason
-	Code       string
-	Message    string
-	RetryAfter time.Time // for Throttled and Banned
+	Kind    ErrorKind
+	Reason  messages.Reason
+	Code    string
+	Message string
+	// RetryAfter is, for Throttled and Banned, when to try again; for
+	// Unknown, when asking the venue about the order is definite (the
+	// request can no longer take effect); zero: the venue does not say.
+	RetryAfter time.Time
 	Usage      []Usage
 	Err        error
 }

@@ -308,6 +308,7 @@ func TestHandedBackOrderIsNotSentByItsOldKey(t *testing.T) {
 	if err := h.b.Control.Delete(t.Context(), "key.k"); err != nil {
 		t.Fatal(err)
 	}
+	bustest.WaitFor(t, "the key resumed", func() bool { return h.status().State == messages.KeyActive })
 	h.clock.Advance(10 * time.Second)
 	h.route(intent("h3", "limit", ""))
 	h.waitKind("h3", messages.KindAccepted)
@@ -366,4 +367,42 @@ func TestUnreachableVenueKeepsKeyDownUntilItAnswers(t *testing.T) {
 		h.clock.Advance(time.Second)
 		return h.status().State == messages.KeyActive
 	})
+}
+
+// An order whose outcome is unknown (a timeout) is asked about once its
+// request can no longer take effect, and meanwhile the key's other orders
+// go out; found, it is reported; not found, it is sent again, once.
+func TestUnknownOutcomeIsAskedLaterWithoutHoldingUpTheKey(t *testing.T) {
+	for _, booked := range []bool{true, false} {
+		t.Run(fmt.Sprintf("booked %v", booked), func(t *testing.T) {
+			h := newHarness(t, fixed("r10s", 100, 10*time.Second))
+			first := true
+			h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+				if o.ClientID == clientID("u1") && first {
+					first = false
+					if booked {
+						_, _ = h.venue.doPlace(o)
+					}
+					return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unknown, Message: "timeout",
+						RetryAfter: h.clock.Now().Add(5 * time.Second)}
+				}
+				return h.venue.doPlace(o)
+			}
+			h.active("a")
+			h.route(intent("u1", "market", ""))
+			h.route(intent("u2", "market", ""))
+			h.waitKind("u2", messages.KindFill) // not held up by u1
+			if slices.Contains(h.venue.Calls(), "query "+clientID("u1")) {
+				t.Fatal("asked about u1 before its request could no longer take effect")
+			}
+			h.clock.Advance(5 * time.Second)
+			h.waitKind("u1", messages.KindFill)
+			if n := h.venue.count("place " + clientID("u1")); (booked && n != 1) || (!booked && n != 2) {
+				t.Errorf("u1 placed %d times (booked %v)", n, booked)
+			}
+			if rs := h.of("u1"); kinds(rs) != "accepted#1 fill#2" {
+				t.Errorf("u1 reports %s", kinds(rs))
+			}
+		})
+	}
 }

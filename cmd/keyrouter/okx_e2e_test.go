@@ -355,6 +355,8 @@ seed: 7
 		})
 		if first.Kind == messages.KindAccepted {
 			accepted++
+		} else {
+			t.Logf("%s: first report %s %s: %s", id, first.Kind, first.Reason, first.Message)
 		}
 		nAcc := 0
 		for _, r := range c.reports("s", id) {

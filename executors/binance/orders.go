@@ -141,9 +141,9 @@ func makeFill(orderID, qty, price, fee, feeAsset string, tradeID int64, liq mess
 // Place sends o with POST /api/v3/order (newOrderRespType=FULL, so fills
 // that happen at once come back). o is checked against the symbol's
 // filters first. A duplicate client ID answers with the existing order's
-// state. If the outcome is unknown (timeout, 5XX) Place asks the venue by
-// client ID before deciding, and resends once, with the same client ID,
-// only when the order is definitely not there.
+// state. If the outcome is unknown (timeout, 5XX) Place says so at once,
+// with the instant from which asking the venue is definite (the request's
+// timestamp plus recvWindow: Binance refuses it later) in RetryAfter.
 func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUpdate, error) {
 	if _, ok := v.symbol(o.Symbol); !ok {
 		v.refreshInfoIfStale(ctx)
@@ -182,7 +182,8 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 		v.resync(ctx)
 		return u, err
 	case venuekit.IsKind(err, executors.Unknown):
-		return v.resolveUnknown(ctx, o, sentAt, err)
+		v.log.Warn().Err(err).Str("client_order_id", o.ClientID).Msg("binance new order outcome unknown")
+		return u, venuekit.Unknown("binance", "recvWindow", err, sentAt.Add(v.cfg.RecvWindow), v.serverNow)
 	}
 	return u, err
 }
@@ -213,19 +214,6 @@ func (v *Venue) send(ctx context.Context, clientID string, p params) (executors.
 	}
 	v.orders.Track(u, v.nativeOf(u.Symbol))
 	return u, sentAt, nil
-}
-
-// resolveUnknown finds out whether an order whose POST had no clear answer
-// exists (venuekit.Unknown). Binance's matching engine refuses an order
-// arriving after its timestamp+recvWindow.
-func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, sentAt time.Time, first error) (executors.OrderUpdate, error) {
-	return venuekit.Unknown{
-		Venue:    "binance",
-		Log:      v.log.With().Str("client_order_id", o.ClientID).Logger(),
-		Deadline: "recvWindow",
-		Now:      v.serverNow,
-		Query:    func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
-	}.Resolve(ctx, sentAt.Add(v.cfg.RecvWindow), first)
 }
 
 // Query returns the order's state with GET /api/v3/order by

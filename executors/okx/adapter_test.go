@@ -137,59 +137,51 @@ func TestWithoutTheStream(t *testing.T) {
 	}
 }
 
-// A request that times out but took effect is found by its clOrdId, not
-// sent again.
-func TestUnknownOutcomeFound(t *testing.T) {
-	e := newEnv(t, func(c *okxsim.Config) {
-		c.Faults = okxsim.Faults{TimeoutRate: 1, TimeoutAppliesRate: 1, Paths: []string{"POST /api/v5/trade/order"}}
-	}, func(c *okx.Config) { c.Timeout = 200 * time.Millisecond })
-	o := order(messages.Market, messages.Buy, "0.001", "")
-	u, err := e.v.Place(ctx(t), o)
-	if err != nil || u.Status != messages.StatusFilled {
-		t.Fatalf("got %+v, %v; want the order that took effect", u, err)
-	}
-	if n := len(e.srv.OrderLog()); n != 1 || e.srv.Stats().Timeouts != 1 {
-		t.Errorf("simulator created %d orders after %d timeouts, want 1 after 1", n, e.srv.Stats().Timeouts)
-	}
-}
-
-// A request that timed out without effect is sent again, once, with the
-// same clOrdId, only after its expTime passed on OKX's clock.
-func TestUnknownOutcomeNotFoundAfterExpTimeIsNothingPlaced(t *testing.T) {
-	e := newEnv(t, func(c *okxsim.Config) {
-		c.Faults = okxsim.Faults{TimeoutRate: 1, Paths: []string{"POST /api/v5/trade/order"}}
-	}, func(c *okx.Config) { c.Timeout = 200 * time.Millisecond })
-	o := order(messages.Market, messages.Buy, "0.001", "")
-	type result struct {
-		u   executors.OrderUpdate
-		err error
-	}
-	done := make(chan result, 1)
-	start := time.Now()
-	go func() {
-		u, err := e.v.Place(context.Background(), o)
-		done <- result{u, err}
-	}()
-	bustest.WaitFor(t, "the first POST to time out", func() bool { return e.srv.Stats().Timeouts == 1 })
-	e.srv.SetFaults(okxsim.Faults{})
-	r := <-done
-	var ve *executors.VenueError
-	if !errors.As(r.err, &ve) || ve.Kind != executors.Unavailable {
-		t.Fatalf("got %+v, %v; want an Unavailable venue error (nothing placed), the adapter not resending by itself", r.u, r.err)
-	}
-	if d := time.Since(start); d < 300*time.Millisecond {
-		t.Errorf("declared not placed %v after the send, before its expTime", d)
-	}
-	if log := e.srv.OrderLog(); len(log) != 0 {
-		t.Fatalf("order log %+v, want none", log)
-	}
-	// The worker sends it again (inside its budget): one order.
-	u, err := e.v.Place(ctx(t), o)
-	if err != nil || u.Status != messages.StatusFilled {
-		t.Fatalf("second Place: %+v, %v", u, err)
-	}
-	if log := e.srv.OrderLog(); len(log) != 1 || log[0].ClOrdID != o.ClientID {
-		t.Fatalf("order log %+v, want one order of %s", log, o.ClientID)
+// A request that times out is reported unknown at once, never sent
+// again, with the instant its expTime passes in RetryAfter; asked then
+// (as the worker does), OKX has the order if it took effect and not
+// otherwise, and one not there is sent again with the same clOrdId.
+func TestUnknownOutcomeIsReportedAtOnce(t *testing.T) {
+	for _, applies := range []float64{1, 0} {
+		t.Run(fmt.Sprintf("took effect %v", applies == 1), func(t *testing.T) {
+			e := newEnv(t, func(c *okxsim.Config) {
+				c.Faults = okxsim.Faults{TimeoutRate: 1, TimeoutAppliesRate: applies, Paths: []string{"POST /api/v5/trade/order"}}
+			}, func(c *okx.Config) { c.Timeout = 200 * time.Millisecond })
+			o := order(messages.Market, messages.Buy, "0.001", "")
+			start := time.Now()
+			_, err := e.v.Place(ctx(t), o)
+			var ve *executors.VenueError
+			if !errors.As(err, &ve) || ve.Kind != executors.Unknown {
+				t.Fatalf("Place: %v, want an Unknown venue error", err)
+			}
+			if !ve.RetryAfter.After(start.Add(300 * time.Millisecond)) {
+				t.Errorf("RetryAfter %v: before the request's expTime", ve.RetryAfter.Sub(start))
+			}
+			if n := e.srv.Stats().Timeouts; n != 1 {
+				t.Fatalf("%d timeouts, want 1 (no resend)", n)
+			}
+			e.srv.SetFaults(okxsim.Faults{})
+			time.Sleep(time.Until(ve.RetryAfter)) // the worker waits as long on its clock
+			q, qerr := e.v.Query(ctx(t), o.Symbol, o.ClientID)
+			if applies == 1 {
+				if qerr != nil || q.Status != messages.StatusFilled {
+					t.Fatalf("Query of the order that took effect: %+v, %v", q, qerr)
+				}
+				if n := len(e.srv.OrderLog()); n != 1 {
+					t.Errorf("%d orders at the venue, want 1", n)
+				}
+				return
+			}
+			if !errors.Is(qerr, executors.ErrUnknownOrder) {
+				t.Fatalf("Query of an order that did not take effect: %v", qerr)
+			}
+			if u, err := e.v.Place(ctx(t), o); err != nil || u.Status != messages.StatusFilled {
+				t.Fatalf("second Place: %+v, %v", u, err)
+			}
+			if log := e.srv.OrderLog(); len(log) != 1 || log[0].ClOrdID != o.ClientID {
+				t.Fatalf("order log %+v, want one order of %s", log, o.ClientID)
+			}
+		})
 	}
 }
 

@@ -36,10 +36,10 @@
 // executors.VenueClientID, 32 characters of [0-9a-v]: within OKX's 1 to
 // 32 alphanumerics). A new order carries expTime = now + ExpWindow: OKX
 // does not process it later. When its outcome is unknown (timeout, a 5XX,
-// 50001, 50004, 50026) it is never resent blind: Place asks by clOrdId,
-// and an order still not found after its expTime has passed on OKX's
-// clock was not placed: Place says so, and the worker sends it again
-// (with the same clOrdId, inside the key's budget). OKX lets a
+// 50001, 50004, 50026) it is never resent blind: Place says the outcome is
+// unknown, with the instant its expTime passes on this machine's clock,
+// and the worker asks OKX by clOrdId then, sending it again (with the same
+// clOrdId, inside the key's budget) only if it is not there. OKX lets a
 // clOrdId be used again once its order is closed, so a Venue also
 // remembers the client IDs it placed and answers a second Place of one
 // with the first order's state instead of sending it.

@@ -129,11 +129,10 @@ func makeFill(tradeID, sz, px, fee, feeCcy, execType string) (messages.Fill, err
 // channel is down or silent. OKX lets a clOrdId be placed again once its
 // order is closed, so Place refuses to send a client ID this Venue has
 // already placed and answers with that order's state instead. If the
-// outcome is unknown (timeout, 5XX, 50001, 50004) Place asks OKX by
-// clOrdId before deciding; an order still not found after its expTime has
-// passed on OKX's clock (OKX does not process it later) was not placed,
-// and Place says so (Unavailable): the worker sends it again, inside the
-// key's budget.
+// outcome is unknown (timeout, 5XX, 50001, 50004) Place says so at once,
+// with the instant its expTime passes (OKX does not process it later) in
+// RetryAfter: the worker asks OKX by clOrdId then, and sends it again only
+// if it is not there.
 func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUpdate, error) {
 	if _, ok := v.instrument(o.Symbol); !ok {
 		v.refreshInfoIfStale(ctx)
@@ -174,7 +173,8 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 		v.resync(ctx)
 		return u, err
 	case venuekit.IsKind(err, executors.Unknown):
-		return v.resolveUnknown(ctx, o, expAt, err)
+		v.log.Warn().Err(err).Str("client_order_id", o.ClientID).Msg("okx new order outcome unknown")
+		return executors.OrderUpdate{}, venuekit.Unknown("okx", "expTime", err, expAt, v.serverNow)
 	}
 	return u, err
 }
@@ -228,27 +228,6 @@ func (v *Venue) firstState(ctx context.Context, o executors.Order, ordID string,
 			Code: "POST_ONLY", Message: u.Message}
 	}
 	return u, nil
-}
-
-// resolveUnknown finds out whether an order whose POST had no clear
-// answer exists (venuekit.Unknown). OKX does not process a request after
-// its expTime.
-func (v *Venue) resolveUnknown(ctx context.Context, o executors.Order, expAt time.Time, first error) (executors.OrderUpdate, error) {
-	return venuekit.Unknown{
-		Venue:    "okx",
-		Log:      v.log.With().Str("client_order_id", o.ClientID).Logger(),
-		Deadline: "expTime",
-		Now:      v.serverNow,
-		Query:    func(ctx context.Context) (executors.OrderUpdate, error) { return v.Query(ctx, o.Symbol, o.ClientID) },
-		Found: func(q executors.OrderUpdate) (executors.OrderUpdate, error) {
-			v.markPlaced(o.ClientID)
-			if q.Status == messages.StatusRejected {
-				return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Rejected, Reason: messages.ReasonVenueRejected,
-					Code: "POST_ONLY", Message: q.Message}
-			}
-			return q, nil
-		},
-	}.Resolve(ctx, expAt, first)
 }
 
 // refreshInfoIfStale reloads the instruments now unless they are fresh.
