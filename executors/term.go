@@ -59,6 +59,10 @@ func (t *term) run(ctx context.Context) error {
 	if t.stream, err = t.js.Stream(ctx, messages.StreamExec); err != nil {
 		return fmt.Errorf("executor %s: %w", t.opts.Key, err)
 	}
+	// The key has an active worker again: say so before the recovery,
+	// which may take a while, so the routers do not take the key for
+	// down (a key silent for their heartbeat_timeout is) during a takeover.
+	t.publishStatus()
 	name := ConsumerName(t.opts.Key)
 	cons, err := t.js.CreateOrUpdateConsumer(ctx, messages.StreamExec, jetstream.ConsumerConfig{
 		Durable:       name,
