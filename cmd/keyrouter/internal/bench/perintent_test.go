@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/keyrouter/keyrouter/configs"
+	"github.com/keyrouter/keyrouter/executors/budget"
+	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router"
+	"github.com/shopspring/decimal"
+)
+
+// healthView is the router's view of the keys with nothing halted and no
+// open notional: the state of a router that routes freely.
+type healthView struct{ *router.Health }
+
+func (healthView) Price(string) (decimal.Decimal, bool) { return decimal.Zero, false }
+func (healthView) OpenNotional(string) decimal.Decimal  { return decimal.Zero }
+func (healthView) HaltedStrategy(string) bool           { return false }
+func (healthView) HaltedKey(string) bool                { return false }
+func (v healthView) OpenOrders(key string) int          { return v.Health.OpenOrders(key) }
+func (v healthView) Candidate(k string, t time.Time) router.Candidate {
+	return v.Health.Candidate(k, t)
+}
+
+// BenchmarkIntentCPU is the CPU one market intent costs in keyrouter's own
+// code on its way from orders.new to its fill, bus and venue left out:
+// the router decodes and validates it, chooses its key (policy and risk
+// checks over three keys) and encodes the routed order; the executor
+// decodes that, takes its budget (the Binance preset's limits), encodes
+// its write-ahead record, builds and signs the venue request (Binance's
+// HMAC-SHA256 over the query), and encodes the accepted and fill reports
+// and the final record. One figure for the issue's "≤ 10 µs and ≤ 20
+// allocations" target: go test -run '^$' -bench IntentCPU -benchmem
+// ./cmd/keyrouter/internal/bench
+func BenchmarkIntentCPU(b *testing.B) {
+	cfg := configs.Default()
+	var strategy string
+	for s := range cfg.Strategies {
+		strategy = s
+		break
+	}
+	keys := cfg.Strategies[strategy].Keys
+	if len(keys) == 0 {
+		b.Fatalf("the default config's strategy %s has no keys", strategy)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	h := router.NewHealth(3 * time.Second)
+	for _, k := range keys {
+		h.Observe(messages.KeyStatus{Key: k, State: messages.KeyActive, TS: now,
+			Limits: []messages.LimitStatus{{Name: "orders_10s", Used: 1, Max: 100, Window: 10}}}, now)
+	}
+	v := healthView{h}
+	limits, err := cfg.Keys[keys[0]].BudgetLimits()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range limits {
+		limits[i].Max *= 1_000_000 // room for every iteration: the budget's work, not its refusals
+	}
+	bud, err := budget.New(limits, budget.NewGroups())
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret := []byte("a-binance-api-secret-of-64-characters-0123456789abcdef0123456789")
+	fillPrice := decimal.RequireFromString("100.5")
+	fee := decimal.RequireFromString("0.0001")
+	var intents [][]byte
+	for i := range 1024 {
+		intents = append(intents, []byte(`{"client_order_id":"bench-`+strconv.Itoa(i)+`","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.01"}`))
+	}
+	var buf []byte
+	n := 0 // bytes encoded: every encoding is used
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		at := now.Add(time.Duration(i) * time.Microsecond)
+		// Router.
+		in, err := messages.DecodeOrderIntent(intents[i%len(intents)], strategy)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := router.ChooseKey(cfg, v, &in, at)
+		if d.Key == "" {
+			b.Fatalf("intent refused: %s %s", d.Reason, d.Message)
+		}
+		routed, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: at, IntentSeq: uint64(i + 1), Routed: 1})
+		// Executor.
+		var eo messages.ExecOrder
+		if err := json.Unmarshal(routed, &eo); err != nil {
+			b.Fatal(err)
+		}
+		if ok, _ := bud.TryTake(at, budget.Op{Class: budget.ClassNew, Symbol: eo.Intent.Symbol}); !ok {
+			b.Fatal("budget refused")
+		}
+		rec := messages.OrderRecord{Strategy: eo.Intent.Strategy, ClientOrderID: eo.Intent.ClientOrderID, Key: d.Key,
+			Venue: "binance", IntentSeq: eo.IntentSeq, Route: 1, Phase: messages.PhaseSending, SendingAt: at,
+			Intent: &eo.Intent, UpdatedAt: at}
+		buf, _ = json.Marshal(&rec)
+		n += len(buf)
+		query := "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=" + eo.Intent.Quantity.String() +
+			"&newClientOrderId=" + eo.Intent.ClientOrderID + "&recvWindow=5000&timestamp=" + strconv.FormatInt(at.UnixMilli(), 10)
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(query))
+		query += "&signature=" + hex.EncodeToString(m.Sum(nil))
+		acc := messages.NewReport(&eo.Intent, messages.KindAccepted, messages.StatusNew)
+		acc.Key, acc.Venue, acc.VenueOrderID, acc.Seq, acc.TS = d.Key, "binance", "12345", 1, at
+		acc.LeavesQuantity = eo.Intent.Quantity
+		buf = acc.AppendJSON(buf[:0])
+		n += len(buf)
+		fill := messages.NewReport(&eo.Intent, messages.KindFill, messages.StatusFilled)
+		fill.Key, fill.Venue, fill.VenueOrderID, fill.Seq, fill.TS = d.Key, "binance", "12345", 2, at
+		fill.Fill = &messages.Fill{Quantity: eo.Intent.Quantity, Price: fillPrice, Fee: fee, FeeAsset: "BNB", TradeID: "t1", Liquidity: messages.Taker}
+		fill.CumQuantity, fill.AvgPrice, fill.LeavesQuantity = eo.Intent.Quantity, fillPrice, decimal.Zero
+		buf = fill.AppendJSON(buf[:0])
+		n += len(buf)
+		rec.Phase, rec.Status, rec.VenueOrderID, rec.CumQuantity, rec.AvgPrice = messages.PhaseDone, messages.StatusFilled, "12345", eo.Intent.Quantity, fillPrice
+		rec.Trades, rec.Seq = []string{"t1"}, 2
+		buf, _ = json.Marshal(&rec)
+		n += len(buf) + len(routed) + len(query)
+	}
+	if n < b.N*6*64 {
+		b.Fatalf("%d bytes encoded over %d intents: too few for six encodings each", n, b.N)
+	}
+}
