@@ -122,6 +122,10 @@ func (a *App) InProcessConn() (*nats.Conn, error) {
 	return nats.Connect("", nats.InProcessServer(a.srv))
 }
 
+// InProcessOption connects a client (or another App, through its
+// ConnectOptions and any NATSURL) to the embedded server without TCP.
+func (a *App) InProcessOption() nats.Option { return nats.InProcessServer(a.srv) }
+
 // Conn is the App's own NATS connection.
 func (a *App) Conn() *nats.Conn { return a.nc }
 
