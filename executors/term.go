@@ -82,9 +82,15 @@ func (t *term) run(ctx context.Context) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	if err := bus.Watch(bg, t.b.Control, []string{"all", "key." + t.opts.Key}, t.seeHalt()); err != nil {
-		return fmt.Errorf("executor %s: watching halts: %w", t.opts.Key, err)
+	halts := t.opts.Halts
+	if halts == nil {
+		halts = NewHalts(t.b.Control) // a watch of this term's own
+		if err := halts.Start(bg); err != nil {
+			return fmt.Errorf("executor %s: watching halts: %w", t.opts.Key, err)
+		}
 	}
+	unfollow := halts.Follow(t.opts.Key, t.seeHalted)
+	defer unfollow()
 	if err := t.recover(ctx, cons); err != nil {
 		return err
 	}
@@ -126,6 +132,7 @@ func (t *term) run(ctx context.Context) error {
 	t.post.Wait()
 	t.giveBack()
 	stopBG()
+	unfollow()
 	loops.Wait()
 	if t.lease.Held() {
 		t.saveBudget(context.Background())
@@ -161,20 +168,12 @@ func (it *item) msgOf() message {
 	return it.order.msg
 }
 
-// seeHalt returns the watch callback of the key's halts.
-func (t *term) seeHalt() func(bus.Update) {
-	set := map[string]bool{}
-	return func(u bus.Update) {
-		if u.Value != nil {
-			set[u.Key] = true
-		} else {
-			delete(set, u.Key)
-		}
-		t.mu.Lock()
-		t.halted = len(set) > 0
-		t.mu.Unlock()
-		t.reconcileState()
-	}
+// seeHalted takes in whether the key is halted now.
+func (t *term) seeHalted(halted bool) {
+	t.mu.Lock()
+	t.halted = halted
+	t.mu.Unlock()
+	t.reconcileState()
 }
 
 // venueUnreachable starts the message of a key that is down because its

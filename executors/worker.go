@@ -44,6 +44,10 @@ type Options struct {
 	// Shares, if the budget's group limits are leased from it, wakes the
 	// worker when it grants units.
 	Shares *Shares
+	// Halts, if set (and started), tells the worker of its key's halts:
+	// one watch for every worker of the process. Without it each term
+	// watches CONTROL itself.
+	Halts *Halts
 }
 
 // Worker executes one key's orders: any number of workers of one key may
@@ -126,13 +130,7 @@ func (w *Worker) serve(ctx context.Context, lease *bus.Lease) error {
 	// this one to give up first.
 	vctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-lease.Lost():
-			cancel()
-		case <-vctx.Done():
-		}
-	}()
+	defer lease.AfterLost(cancel)()
 	t.vctx = vctx
 	w.mu.Lock()
 	w.term = t

@@ -408,6 +408,14 @@ func (a *App) startExecutors(ctx context.Context) error {
 	if len(keys) > 0 {
 		a.add(ctx, "shares", shares.Run)
 	}
+	// One watch of the keys' halts for the whole process.
+	var halts *executors.Halts
+	if len(keys) > 0 {
+		halts = executors.NewHalts(a.buckets.Control)
+		if err := halts.Start(ctx); err != nil {
+			return fmt.Errorf("watching halts: %w", err)
+		}
+	}
 	paperGroups := map[string]*paper.LimitGroup{}
 	for _, id := range keys {
 		kc, ok := a.Config.Keys[id]
@@ -446,7 +454,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 		if wopts.Clock == nil {
 			wopts.Clock = a.Clock
 		}
-		wopts.Shares = shares
+		wopts.Shares, wopts.Halts = shares, halts
 		if m := metrics[id]; m != nil {
 			wopts.Metrics = m
 		}
