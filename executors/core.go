@@ -14,6 +14,10 @@ import (
 // it says after unlocking. The queue rules:
 //   - cancels go before new orders, FIFO within each class;
 //   - a cancel of an order still queued here needs no venue request;
+//   - a cancel of an order that may or may not be at the venue (its
+//     placement's outcome not known yet) waits, parked, until it is known:
+//     sent earlier, the venue could answer "unknown order" and then take
+//     the order;
 //   - an order whose expires_at the budget cannot meet, counting the
 //     requests queued ahead of it, is expired at once;
 //   - while the key is throttled or banned nothing is sent, and queued
@@ -25,11 +29,14 @@ type core struct {
 	budget    Budget
 	newQ      queue
 	cancelQ   queue
-	orders    map[string]*order // by OrderKey: orders in hand
-	byClient  map[string]*order // by venue client ID
-	state     messages.KeyState
-	until     time.Time
-	stateMsg  string
+	// parked are cancels waiting for their order's outcome (see
+	// order.unconfirmed), in arrival order.
+	parked   []*item
+	orders   map[string]*order // by OrderKey: orders in hand
+	byClient map[string]*order // by venue client ID
+	state    messages.KeyState
+	until    time.Time
+	stateMsg string
 	// shadow is a private copy of the budget with every queued request
 	// planned in it, shadowTail the instant of the last; nil when it must
 	// be rebuilt. See project.
@@ -182,6 +189,15 @@ func (c *core) next(now time.Time) action {
 	}
 	q := &c.cancelQ
 	it := q.peek()
+	for it != nil {
+		if o := c.orders[it.cancel.orderKey()]; o == nil || !o.unconfirmed {
+			break
+		}
+		q.take(it)
+		c.parked = append(c.parked, it)
+		c.replan()
+		it = q.peek()
+	}
 	var parked time.Time // earliest instant a look-up skipped below may go
 	if it == nil {
 		q = &c.newQ
@@ -276,7 +292,8 @@ func (c *core) drop(o *order) {
 	c.replan()
 }
 
-// forget drops o from the orders in hand.
+// forget drops o from the orders in hand; cancels parked for it go back
+// to their queue, to be answered.
 func (c *core) forget(o *order) {
 	if c.orders[o.kvKey] == o {
 		delete(c.orders, o.kvKey)
@@ -284,6 +301,41 @@ func (c *core) forget(o *order) {
 	if c.byClient[o.clientID] == o {
 		delete(c.byClient, o.clientID)
 	}
+	c.confirm(o)
+}
+
+// unconfirm marks o as possibly at the venue, its placement's outcome not
+// known: cancels of o wait until confirm.
+func (c *core) unconfirm(o *order) { o.unconfirmed = true }
+
+// confirm records that o's placement has an outcome (the venue has it, or
+// it does not and o is queued to be sent): the cancels parked for it go
+// back to the head of their queue, in their order. Requeue o first if it
+// must be sent, so a cancel finds it queued.
+func (c *core) confirm(o *order) {
+	o.unconfirmed = false
+	if len(c.parked) == 0 {
+		return
+	}
+	var back []*item
+	kept := c.parked[:0]
+	for _, it := range c.parked {
+		if it.cancel.orderKey() == o.kvKey {
+			back = append(back, it)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	if len(back) == 0 {
+		return
+	}
+	clear(c.parked[len(kept):])
+	c.parked = kept
+	for i := len(back) - 1; i >= 0; i-- {
+		back[i].notBefore = time.Time{}
+		c.cancelQ.pushFront(back[i])
+	}
+	c.replan()
 }
 
 // maxRoutes bounds how often one order is handed to a key: once by the
@@ -402,5 +454,32 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// depth returns the queue depths: new orders and cancels.
-func (c *core) depth() (newOrders, cancels int) { return c.newQ.len(), c.cancelQ.len() }
+// depth returns the queue depths: new orders and cancels (parked ones
+// included).
+func (c *core) depth() (newOrders, cancels int) {
+	return c.newQ.len(), c.cancelQ.len() + len(c.parked)
+}
+
+// eachWaiting calls f for every item waiting: queued or parked.
+func (c *core) eachWaiting(f func(*item)) {
+	c.cancelQ.each(f)
+	for _, it := range c.parked {
+		f(it)
+	}
+	c.newQ.each(f)
+}
+
+// takeWaiting empties the queues and the parked cancels, returning what
+// was in them.
+func (c *core) takeWaiting() []*item {
+	var out []*item
+	for _, q := range []*queue{&c.cancelQ, &c.newQ} {
+		for it := q.pop(); it != nil; it = q.pop() {
+			out = append(out, it)
+		}
+	}
+	out = append(out, c.parked...)
+	c.parked = nil
+	c.replan()
+	return out
+}

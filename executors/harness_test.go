@@ -76,6 +76,11 @@ func newHarness(t *testing.T, limits ...budget.Limit) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(cc.Stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker logs:\n%s", h.logs.String())
+		}
+	})
 	h.opts = executors.Options{Key: "k", VenueName: "fake", QueueSize: 100, Clock: h.clock}
 	return h
 }

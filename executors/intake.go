@@ -103,6 +103,7 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 		case found && rec.Route == o.route && rec.Intent != nil:
 			o.restoreFrom(&rec)
 			inDoubt = true
+			o.unconfirmed = rec.Phase == messages.PhaseSending // not shared yet
 		default:
 			// Never sent for this claim. Still the claim? It may have been
 			// handed back and moved while its record expired.
@@ -342,6 +343,7 @@ func (t *term) recover(ctx context.Context, cons jetstream.Consumer) error {
 		it := &item{order: o, inDoubt: true}
 		if rec.Phase == messages.PhaseSending {
 			it.notBefore = rec.SendingAt.Add(t.opts.RequestValidity)
+			t.c.unconfirm(o)
 		}
 		t.c.hold(o)
 		t.c.newQ.push(it)

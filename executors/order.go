@@ -37,6 +37,9 @@ type order struct {
 	// redelivery is acked when it comes, sendDone tells).
 	msg      message
 	sendDone bool
+	// unconfirmed: a Place of it was sent (here or by a predecessor) and
+	// the venue has not said yet whether it has it; its cancels wait.
+	unconfirmed bool
 
 	// mu serializes everything that reports the order, so its seq is
 	// gapless and in order; it may be locked by the dispatcher and

@@ -44,8 +44,12 @@ func reportID(strategy, clientOrderID string, seq uint64) string {
 	return strategy + "." + clientOrderID + "." + strconv.FormatUint(seq, 10)
 }
 
-// emit publishes reps of o, numbering them, then writes the order's
-// record fenced by the lease, and waits until all are stored. o.mu held.
+// emit publishes reps of o, numbering them, and once they are stored
+// writes the order's record fenced by the lease. o.mu held. The record
+// never runs ahead of the reports: a successor reads it as what was
+// reported, and a record stored with its reports lost (their stream's
+// leader gone) would leave them unreported for good. A record lost after
+// its reports makes a successor redo them, under the same message IDs.
 func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionReport) error {
 	now := t.clock.Now().UTC()
 	futures := make([]jetstream.PubAckFuture, 0, len(reps))
@@ -62,11 +66,10 @@ func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionRepo
 		}
 		futures = append(futures, f)
 	}
-	recErr := t.writeRecord(ctx, o, now)
 	if err := bus.AwaitAll(ctx, futures); err != nil {
 		return fmt.Errorf("storing reports: %w", err)
 	}
-	return recErr
+	return t.writeRecord(ctx, o, now)
 }
 
 // writeRecord stores o's record, fenced by the lease; a closed order's

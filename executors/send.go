@@ -114,6 +114,7 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 	}
 	t.mu.Lock()
 	o.placedAt = now
+	t.c.unconfirm(o)
 	t.mu.Unlock()
 	u, err := t.venue.Place(t.vctx, o.venueOrder())
 	t.opts.Metrics.VenueRequest(OpPlace, t.clock.Now().Sub(now), err)
@@ -148,6 +149,9 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 		o.phase = prev.phase
 		o.mu.Unlock()
 		t.onVenueError(ctx, it, err)
+		t.mu.Lock()
+		t.c.confirm(o)
+		t.mu.Unlock()
 		return
 	}
 	// The outcome is unknown: ask the venue before anything else, once
@@ -188,10 +192,15 @@ func (t *term) query(ctx context.Context, it *item) {
 			t.mu.Unlock()
 			return
 		}
-		// Not at the venue: send it, with the budget of a new order.
+		// Not at the venue: send it, with the budget of a new order (its
+		// cancels, parked meanwhile, then find it queued).
 		it.inDoubt = false
 		o.mu.Unlock()
-		t.requeue(it, now)
+		t.mu.Lock()
+		t.c.requeue(it, now)
+		t.c.confirm(o)
+		t.mu.Unlock()
+		signal(t.wake)
 	default:
 		o.mu.Unlock()
 		if !t.onVenueError(ctx, it, err) {
@@ -222,6 +231,13 @@ func (t *term) placed(it *item, prev snapshot, u OrderUpdate) {
 func (t *term) accept(o *order, u OrderUpdate) []messages.ExecutionReport {
 	if o.phase != messages.PhaseDone {
 		o.phase = messages.PhaseOpen
+	}
+	t.mu.Lock()
+	wasUnconfirmed := o.unconfirmed
+	t.c.confirm(o) // its cancels may go now
+	t.mu.Unlock()
+	if wasUnconfirmed {
+		signal(t.wake)
 	}
 	if o.seq != 0 {
 		return nil

@@ -35,7 +35,8 @@ type Shares struct {
 	factor int64
 
 	mu       sync.Mutex
-	pending  map[budget.GrantKey]int64 // largest cost wanted since the last grant
+	pending  map[budget.GrantKey]want // what was wanted since the last grant
+	wants    uint64                   // Wants so far: the generation of the next one
 	inflight map[budget.GrantKey]bool
 	wakers   map[int]func()
 	nextID   int
@@ -43,6 +44,13 @@ type Shares struct {
 }
 
 var _ budget.Grantor = (*Shares)(nil)
+
+// want is the largest cost wanted of a counter, and the generation of the
+// last Want of it.
+type want struct {
+	cost int64
+	gen  uint64
+}
 
 // NewShares returns the grantor of this process over the BUDGETS bucket
 // kv; its budgets are built over Groups().
@@ -55,7 +63,7 @@ func NewShares(kv jetstream.KeyValue, clock bus.Clock, log zerolog.Logger, m Met
 	}
 	s := &Shares{kv: kv, clock: clock, log: log.With().Str("role", "shares").Logger(), metrics: m,
 		hold: 50 * time.Millisecond, factor: 4,
-		pending: map[budget.GrantKey]int64{}, inflight: map[budget.GrantKey]bool{},
+		pending: map[budget.GrantKey]want{}, inflight: map[budget.GrantKey]bool{},
 		wakers: map[int]func(){}, kick: make(chan struct{}, 1)}
 	s.groups = budget.NewLeasedGroups(s)
 	return s
@@ -67,7 +75,8 @@ func (s *Shares) Groups() *budget.Groups { return s.groups }
 // Want asks for units of k (budget.Grantor). It does not block.
 func (s *Shares) Want(k budget.GrantKey, cost int64) {
 	s.mu.Lock()
-	s.pending[k] = max(s.pending[k], cost)
+	s.pending[k] = want{cost: max(s.pending[k].cost, cost), gen: s.wants}
+	s.wants++
 	s.mu.Unlock()
 	signal(s.kick)
 }
@@ -98,7 +107,7 @@ func (s *Shares) Run(ctx context.Context) error {
 		case <-s.kick:
 		}
 		s.mu.Lock()
-		for k, cost := range s.pending {
+		for k, w := range s.pending {
 			if s.inflight[k] {
 				continue
 			}
@@ -107,9 +116,16 @@ func (s *Shares) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.grant(ctx, k, cost)
+				answered, cutoff := s.grant(ctx, k, w.cost)
 				s.mu.Lock()
 				delete(s.inflight, k)
+				if p, ok := s.pending[k]; ok && answered && p.gen < cutoff {
+					// Wanted before the grant was applied: it answered
+					// those wants; a budget still short after it wants
+					// again. (Granting for them too would take units no
+					// one spends, lost to the other processes.)
+					delete(s.pending, k)
+				}
 				_, again := s.pending[k]
 				s.mu.Unlock()
 				if again {
@@ -148,10 +164,13 @@ func safeToken(s string) string {
 
 // grant takes up to factor*cost units of k from the store by
 // compare-and-set, retrying on conflicts, and hands them to the budgets.
-func (s *Shares) grant(ctx context.Context, k budget.GrantKey, cost int64) {
+// It reports whether the store answered (units granted, or none left).
+// cutoff is the generation of the first Want after the answer was
+// applied to the budgets.
+func (s *Shares) grant(ctx context.Context, k budget.GrantKey, cost int64) (answered bool, cutoff uint64) {
 	sh, ok := s.groups.Share(k)
 	if !ok {
-		return
+		return true, s.generation()
 	}
 	key := storeKey(k)
 	start := s.clock.Now()
@@ -165,20 +184,20 @@ func (s *Shares) grant(ctx context.Context, k budget.GrantKey, cost int64) {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
 			s.log.Warn().Err(err).Str("limit", key).Msg("shared budget not readable")
-			return
+			return false, 0
 		default:
 			state, rev = e.Value(), e.Revision()
 		}
 		next, got, until, _, err := sh.Grant(state, s.clock.Now(), cost*s.factor, s.hold)
 		if err != nil {
 			s.log.Error().Err(err).Str("limit", key).Msg("shared budget unreadable")
-			return
+			return false, 0
 		}
 		if got == 0 {
 			// Full as far as the store says: let the budgets know, so
 			// their estimates wait for the right moment.
 			_, _ = s.groups.Grant(k, 0, time.Time{}, state)
-			return
+			return true, s.generation()
 		}
 		gctx, cancel = bus.Bounded(ctx)
 		if rev == 0 {
@@ -192,14 +211,15 @@ func (s *Shares) grant(ctx context.Context, k budget.GrantKey, cost int64) {
 		}
 		if err != nil {
 			s.log.Warn().Err(err).Str("limit", key).Msg("shared budget not stored")
-			return
+			return false, 0
 		}
 		if _, err := s.groups.Grant(k, got, until, next); err != nil {
 			s.log.Error().Err(err).Str("limit", key).Msg("grant not applied")
-			return
+			return false, 0
 		}
 		s.metrics.BudgetLease(k.Limit, got, s.clock.Now().Sub(start))
 		s.mu.Lock()
+		cutoff = s.wants
 		wake := make([]func(), 0, len(s.wakers))
 		for _, f := range s.wakers {
 			wake = append(wake, f)
@@ -208,6 +228,14 @@ func (s *Shares) grant(ctx context.Context, k budget.GrantKey, cost int64) {
 		for _, f := range wake {
 			f()
 		}
-		return
+		return true, cutoff
 	}
+	return false, 0
+}
+
+// generation is the generation of the next Want.
+func (s *Shares) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wants
 }

@@ -59,6 +59,10 @@ func (t *term) run(ctx context.Context) error {
 	if t.stream, err = t.js.Stream(ctx, messages.StreamExec); err != nil {
 		return fmt.Errorf("executor %s: %w", t.opts.Key, err)
 	}
+	// The key has an active worker again: say so before the recovery,
+	// which may take a while, so the routers do not take the key for
+	// down (a key silent for their heartbeat_timeout is) during a takeover.
+	t.publishStatus()
 	name := ConsumerName(t.opts.Key)
 	cons, err := t.js.CreateOrUpdateConsumer(ctx, messages.StreamExec, jetstream.ConsumerConfig{
 		Durable:       name,
@@ -70,15 +74,15 @@ func (t *term) run(ctx context.Context) error {
 		// a cancel never waits behind new orders here.
 		MaxAckPending:  2*t.opts.QueueSize + 512,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PriorityGroups: []string{priorityGroup},
-		PinnedTTL:      max(4*t.leases.TTL(), 5*time.Second),
+		PriorityGroups: []string{bus.PriorityGroup},
+		PinnedTTL:      bus.PinnedTTL(t.leases.TTL()),
 	})
 	if err != nil {
 		return fmt.Errorf("executor %s: consumer %s: %w", t.opts.Key, name, err)
 	}
 	// Our predecessor may still be pinned: the pin is ours now.
-	if err := t.stream.UnpinConsumer(ctx, name, priorityGroup); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		t.log.Debug().Err(err).Msg("unpin")
+	if err := bus.Unpin(ctx, t.stream, name); err != nil {
+		t.log.Warn().Err(err).Str("consumer", name).Msg("predecessor not unpinned: deliveries wait for its pin to expire")
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
@@ -96,7 +100,7 @@ func (t *term) run(ctx context.Context) error {
 	}
 	t.checkVenue()
 	cc, err := cons.Consume(t.intake, jetstream.PullMaxMessages(min(t.opts.QueueSize, 256)),
-		jetstream.PullPriorityGroup(priorityGroup),
+		jetstream.PullPriorityGroup(bus.PriorityGroup), jetstream.PullExpiry(bus.PullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 				t.log.Warn().Err(err).Str("consumer", name).Msg("consume error")
@@ -151,11 +155,9 @@ func (t *term) run(ctx context.Context) error {
 func (t *term) giveBack() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, q := range []*queue{&t.c.cancelQ, &t.c.newQ} {
-		for it := q.pop(); it != nil; it = q.pop() {
-			if m := it.msgOf(); m != nil {
-				_ = m.Nak()
-			}
+	for _, it := range t.c.takeWaiting() {
+		if m := it.msgOf(); m != nil {
+			_ = m.Nak()
 		}
 	}
 }
@@ -283,13 +285,11 @@ func (t *term) checkVenue() {
 func (t *term) keepQueuedInProgress() {
 	t.mu.Lock()
 	var msgs []message
-	for _, q := range []*queue{&t.c.cancelQ, &t.c.newQ} {
-		q.each(func(it *item) {
-			if m := it.msgOf(); m != nil {
-				msgs = append(msgs, m)
-			}
-		})
-	}
+	t.c.eachWaiting(func(it *item) {
+		if m := it.msgOf(); m != nil {
+			msgs = append(msgs, m)
+		}
+	})
 	t.mu.Unlock()
 	for _, m := range msgs {
 		_ = m.InProgress()

@@ -106,10 +106,6 @@ func NewWorker(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus
 // ConsumerName is the durable consumer of key's partition of EXEC.
 func ConsumerName(key string) string { return "exec-" + key }
 
-// priorityGroup is the pinned priority group of every keyrouter consumer:
-// the server delivers to one client of it at a time.
-const priorityGroup = "active"
-
 // Run serves the key until ctx is done: it stands by until it holds the
 // key's lease, then executes (a term) until ctx ends or the lease is
 // lost, and stands by again. On return the lease is released and every

@@ -12,6 +12,7 @@ import (
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestMarketOrderIsAcceptedAndFilledOnce(t *testing.T) {
@@ -404,5 +405,112 @@ func TestUnknownOutcomeIsAskedLaterWithoutHoldingUpTheKey(t *testing.T) {
 				t.Errorf("u1 reports %s", kinds(rs))
 			}
 		})
+	}
+}
+
+// A cancel of an order whose placement's outcome is unknown waits until
+// the venue has been asked: sent at once, it could be answered "unknown
+// order" and the order then arrive (a request that took effect late).
+func TestCancelWaitsForItsOrdersUnknownOutcome(t *testing.T) {
+	for _, arrives := range []bool{true, false} {
+		t.Run(fmt.Sprintf("arrives %v", arrives), func(t *testing.T) {
+			h := newHarness(t, fixed("r10s", 100, 10*time.Second))
+			var late executors.Order
+			first := true
+			h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+				if o.ClientID == clientID("u1") && first {
+					first, late = false, o
+					return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unknown, Message: "timeout",
+						RetryAfter: h.clock.Now().Add(5 * time.Second)}
+				}
+				return h.venue.doPlace(o)
+			}
+			h.active("a")
+			h.route(intent("u1", "limit", ""))
+			bustest.WaitFor(t, "u1 placed", func() bool { return h.venue.count("place "+clientID("u1")) == 1 })
+			h.cancel("u1")
+			h.route(intent("u2", "market", ""))
+			h.waitKind("u2", messages.KindFill) // the cancel, ahead of u2, has been looked at
+			if arrives {
+				if _, err := h.venue.doPlace(late); err != nil { // the request takes effect late
+					t.Fatal(err)
+				}
+			}
+			if slices.Contains(h.venue.Calls(), "cancel "+clientID("u1")) {
+				t.Fatal("the cancel of u1 went to the venue before u1's outcome was known")
+			}
+			if rs := h.of("u1"); len(rs) != 0 {
+				t.Fatalf("u1 reported %s before its outcome was known", kinds(rs))
+			}
+			h.clock.Advance(5 * time.Second)
+			h.waitKind("u1", messages.KindCanceled)
+			if rs := h.of("u1"); kinds(rs) != "accepted#1 canceled#2" {
+				t.Errorf("u1 reports %s, want accepted#1 canceled#2", kinds(rs))
+			}
+			calls := h.venue.Calls()
+			if arrives {
+				if q, c := slices.Index(calls, "query "+clientID("u1")), slices.Index(calls, "cancel "+clientID("u1")); q < 0 || c < q {
+					t.Errorf("venue requests %v: want the look-up of u1, then its cancel", calls)
+				}
+			} else {
+				if n := h.venue.count("place " + clientID("u1")); n != 1 {
+					t.Errorf("u1 placed %d times; not at the venue and canceled, it must not be sent again", n)
+				}
+				if slices.Contains(calls, "cancel "+clientID("u1")) {
+					t.Errorf("venue requests %v: u1 was not at the venue; its cancel needs no request", calls)
+				}
+			}
+			h.venue.mu.Lock()
+			st := h.venue.orders[clientID("u1")]
+			h.venue.mu.Unlock()
+			if arrives && (st == nil || st.Status != messages.StatusCanceled) {
+				t.Errorf("u1 at the venue: %+v, want canceled", st)
+			}
+		})
+	}
+}
+
+// Reports that could not be stored (their stream had no leader) are made
+// by the successor if the worker dies before redoing them: the order's
+// record never says more than the reports that were stored.
+func TestReportsNotStoredAreMadeBySuccessor(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 100, 10*time.Second))
+	a := h.active("a")
+	b := h.startWorker("b")
+	h.route(intent("o1", "market", ""))
+	h.waitKind("o1", messages.KindFill)
+
+	// REPORTS takes nothing more for a while.
+	st, err := h.js.Stream(t.Context(), messages.StreamReports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := info.Config
+	full := open
+	full.MaxMsgs, full.Discard = int64(info.State.Msgs), jetstream.DiscardNew
+	if _, err := h.js.UpdateStream(t.Context(), full); err != nil {
+		t.Fatal(err)
+	}
+	h.route(intent("o2", "market", ""))
+	bustest.WaitFor(t, "o2's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
+	a.kill()
+	if _, err := h.js.UpdateStream(t.Context(), open); err != nil {
+		t.Fatal(err)
+	}
+	for !b.w.Active() {
+		h.clock.Advance(500 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	h.clock.Advance(11 * time.Second) // a's request can no longer take effect: b asks
+	h.waitKind("o2", messages.KindFill)
+	if rs := h.of("o2"); kinds(rs) != "accepted#1 fill#2" {
+		t.Errorf("o2 reports %s, want accepted#1 fill#2", kinds(rs))
+	}
+	if n := h.venue.count("place " + clientID("o2")); n != 1 {
+		t.Errorf("o2 placed %d times", n)
 	}
 }

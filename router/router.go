@@ -34,9 +34,6 @@ func ConsumerCancel(strategy string) string { return "router-cancel-" + strategy
 // router holds it.
 const LeaseKey = "lease.router"
 
-// priorityGroup is the pinned priority group of every keyrouter consumer.
-const priorityGroup = "active"
-
 // Options tune a Router; zero values take the defaults.
 type Options struct {
 	// Workers bounds the intents of one strategy handled at once (default
@@ -361,8 +358,8 @@ func (t *term) consumerConfig(name string) jetstream.ConsumerConfig {
 		MaxAckPending:  4 * t.opts.Workers,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PriorityGroups: []string{priorityGroup},
-		PinnedTTL:      max(4*t.leases.TTL(), 5*time.Second),
+		PriorityGroups: []string{bus.PriorityGroup},
+		PinnedTTL:      bus.PinnedTTL(t.leases.TTL()),
 	}
 }
 
@@ -371,8 +368,8 @@ func (t *term) startLine(cfg jetstream.ConsumerConfig, handle func(context.Conte
 	if err != nil {
 		return fmt.Errorf("router: consumer %s: %w", cfg.Durable, err)
 	}
-	if err := t.orders.UnpinConsumer(t.ctx, cfg.Durable, priorityGroup); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		t.log.Debug().Err(err).Str("consumer", cfg.Durable).Msg("unpin")
+	if err := bus.Unpin(t.ctx, t.orders, cfg.Durable); err != nil {
+		t.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("predecessor not unpinned: deliveries wait for its pin to expire")
 	}
 	l := &line{name: cfg.Durable, sem: make(chan struct{}, t.opts.Workers), seq: newSequencer(), handle: handle}
 	// Handlers run on their own context: the end of the term stops the
@@ -386,7 +383,7 @@ func (t *term) startLine(cfg jetstream.ConsumerConfig, handle func(context.Conte
 			defer func() { tk.release(); <-l.sem; t.handled.Done() }()
 			l.handle(work, m, tk)
 		}()
-	}, jetstream.PullMaxMessages(t.opts.Workers), jetstream.PullPriorityGroup(priorityGroup),
+	}, jetstream.PullMaxMessages(t.opts.Workers), jetstream.PullPriorityGroup(bus.PriorityGroup), jetstream.PullExpiry(bus.PullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
 				t.log.Warn().Err(err).Str("consumer", cfg.Durable).Msg("consume error")

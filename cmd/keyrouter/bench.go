@@ -26,11 +26,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "error", "log level of the system under test")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (keys: of the idle interval)")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file (at the end of the run; keys: of the idle interval, while every key runs)")
+	syncEvery := fs.String("sync", "", `how often the embedded server flushes JetStream's files to disk: "always" (keyrouter run's default), an interval such as 1s, or empty for nats-server's default (every 2 minutes); the baseline pays the same`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.Intents < 1 || o.LatencyIntents < 1 || o.Inflight < 1 || o.Keys < 1 || o.Procs < 0 {
 		return errors.New("--intents, --latency-intents, --inflight and --keys must be positive, --procs not negative")
+	}
+	if *syncEvery != "" {
+		sync, err := parseSync(*syncEvery)
+		if err != nil {
+			return err
+		}
+		o.Sync = sync
 	}
 	lvl, err := zerolog.ParseLevel(*logLevel)
 	if err != nil {

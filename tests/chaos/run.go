@@ -141,8 +141,18 @@ func Run(ctx context.Context, bin Binaries, opts Options) (*Report, error) {
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	in := Input{Records: records, TakeoverMax: opts.Profile.TakeoverMax}
-	if in.Reports, in.Undecodable, err = ReadReports(rctx, r.js); err != nil {
-		return rep, fmt.Errorf("reading REPORTS: %w", err)
+	// The cluster may be between leaders a moment longer (no responders):
+	// read again until the deadline.
+	for {
+		if in.Reports, in.Undecodable, err = ReadReports(rctx, r.js); err == nil {
+			break
+		}
+		r.logf("reading REPORTS: %v; again in 1s", err)
+		select {
+		case <-rctx.Done():
+			return rep, fmt.Errorf("reading REPORTS: %w", err)
+		case <-time.After(time.Second):
+		}
 	}
 	if in.Venue, err = VenueLog(rctx, env.Admin); err != nil {
 		return rep, fmt.Errorf("reading the venue's order log: %w", err)

@@ -49,6 +49,11 @@ type Options struct {
 	// Duration of the time-bound scenarios (saturate, isolation; keys:
 	// the idle interval; default 10s).
 	Duration time.Duration
+	// Sync is how often the embedded server flushes JetStream's files to
+	// disk, as app.App.Sync: 0 is nats-server's default (every 2 min),
+	// app.SyncAlways after every write (`keyrouter run`'s default). The
+	// baseline runs on the same server, so it pays the same.
+	Sync time.Duration
 	// Logger is the system under test's.
 	Logger zerolog.Logger
 	// Progress, if set, receives a progress line rewritten in place (with
@@ -86,7 +91,10 @@ func (o Options) progress(format string, args ...any) {
 // command line's contract (DESIGN.md); the scenario's own figures are in
 // Saturate or Isolation.
 type Result struct {
-	Scenario       Scenario    `json:"scenario"`
+	Scenario Scenario `json:"scenario"`
+	// Sync is the embedded server's fsync setting: "always", an interval,
+	// or "default" (nats-server's, every 2 minutes).
+	Sync           string      `json:"sync"`
 	Intents        int         `json:"intents"`
 	ThroughputPerS float64     `json:"throughput_per_s"`
 	LatencyUS      Percentiles `json:"latency_us"`
@@ -166,12 +174,20 @@ func Run(ctx context.Context, s Scenario, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench %s: %w", s, err)
 	}
+	switch {
+	case o.Sync == app.SyncAlways:
+		res.Sync = "always"
+	case o.Sync > 0:
+		res.Sync = o.Sync.String()
+	default:
+		res.Sync = "default"
+	}
 	return res, nil
 }
 
 // Print writes r for people.
 func Print(w io.Writer, r *Result) {
-	fmt.Fprintf(w, "scenario %s: %d intents\n", r.Scenario, r.Intents)
+	fmt.Fprintf(w, "scenario %s: %d intents (fsync: %s)\n", r.Scenario, r.Intents, r.Sync)
 	fmt.Fprintf(w, "  keyrouter: throughput %8.0f/s   intent→accepted p50 %7.1fµs  p99 %7.1fµs  p99.9 %7.1fµs\n",
 		r.ThroughputPerS, r.LatencyUS.P50, r.LatencyUS.P99, r.LatencyUS.P999)
 	if b := r.Baseline; b != nil {
@@ -240,7 +256,7 @@ func start(ctx context.Context, o Options, keys []string, max int64, queue int, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ka = &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys, Logger: o.Logger}
+	ka = &app.App{Config: cfg, RunRouter: true, Keys: app.AllKeys, Logger: o.Logger, Sync: o.Sync}
 	if err := ka.Start(ctx); err != nil {
 		return nil, nil, nil, err
 	}

@@ -33,7 +33,7 @@ func TestHops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{`"scenario":"hops"`, `"intents":500`, `"throughput_per_s":`, `"latency_us":{"p50":`, `"p99":`, `"p999":`,
+	for _, field := range []string{`"scenario":"hops"`, `"sync":"default"`, `"intents":500`, `"throughput_per_s":`, `"latency_us":{"p50":`, `"p99":`, `"p999":`,
 		`"baseline":{"intents":500,"throughput_per_s":`, `"ratio":{"latency_p50":`, `"throughput":`, `"lost":0`, `"duplicates":0`} {
 		if !strings.Contains(string(data), field) {
 			t.Errorf("JSON %s has no %s", data, field)

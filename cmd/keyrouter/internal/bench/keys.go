@@ -138,7 +138,7 @@ func runKeys(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := &app.App{Config: cfg, RunRouter: true, Logger: o.Logger}
+	base := &app.App{Config: cfg, RunRouter: true, Logger: o.Logger, Sync: o.Sync}
 	if o.Procs > 0 {
 		base.Listen = "127.0.0.1:-1"
 	}
