@@ -29,8 +29,11 @@ type Options struct {
 	// MaxDeliver bounds the deliveries of one exec message (default 50):
 	// one that still fails is answered for good on its last delivery.
 	MaxDeliver int
-	// StatusEvery is the KeyStatus heartbeat period (default 1s).
-	StatusEvery time.Duration
+	// StatusEvery is how often the key's status is looked at (default
+	// 1s): it is published when it changed, and at least every
+	// StatusHeartbeat (default messages.KeyStatusHeartbeat) when it did
+	// not; a change of state is published at once.
+	StatusEvery, StatusHeartbeat time.Duration
 	// RequestValidity bounds how long after it was sent a Place can
 	// still take effect at the venue (its request window, e.g. Binance's
 	// recvWindow, or the request timeout); a worker taking over a key
@@ -85,6 +88,9 @@ func NewWorker(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus
 	}
 	if opts.StatusEvery <= 0 {
 		opts.StatusEvery = time.Second
+	}
+	if opts.StatusHeartbeat <= 0 {
+		opts.StatusHeartbeat = messages.KeyStatusHeartbeat
 	}
 	if opts.RequestValidity <= 0 {
 		opts.RequestValidity = 10 * time.Second

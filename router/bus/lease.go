@@ -203,6 +203,16 @@ func (ls *Leases) seeBeat(u Update) {
 	ls.notifyLocked()
 }
 
+// Alive reports whether process instance's heartbeat changed within the
+// lease TTL, as this process has seen it.
+func (ls *Leases) Alive(instance string) bool {
+	now := ls.opts.Clock.Now()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	b, ok := ls.beats[instance]
+	return ok && now.Sub(b.seen) <= ls.opts.TTL
+}
+
 func (ls *Leases) notifyLocked() {
 	close(ls.wake)
 	ls.wake = make(chan struct{})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -219,6 +220,12 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		a.Close()
 		return err
+	}
+	if a.mon != nil {
+		a.mon.SetAlive(func(worker string) bool {
+			_, instance, ok := strings.Cut(worker, "@")
+			return ok && a.leases.Alive(instance)
+		})
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
