@@ -69,6 +69,7 @@ func ack(m message) {
 // message (it was not handed back to another key meanwhile).
 func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 	t.mu.Lock()
+	delete(t.redoing, o.kvKey)
 	if held := t.c.orders[o.kvKey]; held != nil {
 		// A redelivery of an order in hand: its ack waits for the work.
 		if held.sendDone {
@@ -95,6 +96,12 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 			ack(o.msg) // an older claim of an order that came back here
 			return
 		case found && rec.Route == o.route && rec.Phase == messages.PhaseDone:
+			// Closed. Decided without the venue, its reports are in the
+			// record: published again, in case they were lost.
+			if err := t.republish(ctx, &rec); err != nil {
+				t.retryLater(o.msg, last, err)
+				return
+			}
 			ack(o.msg)
 			return
 		case found && rec.Route == o.route && rec.Phase == messages.PhaseHandedBack:
@@ -226,6 +233,14 @@ func (t *term) takeCancel(ctx context.Context, es messages.ExecSubject, seq uint
 		return
 	}
 	cr := &cancelReq{strategy: es.Strategy, clientOrderID: es.ClientOrderID, msg: msg, seq: seq}
+	if t.redoing[cr.orderKey()] {
+		// Its order was given back to be redone: this waits for it.
+		t.mu.Unlock()
+		if msg != nil {
+			_ = msg.NakWithDelay(time.Second)
+		}
+		return
+	}
 	t.handledCancels[seq] = cr
 	_, inHand := t.c.orders[cr.orderKey()]
 	t.mu.Unlock()
@@ -273,11 +288,25 @@ func (t *term) resolveCancel(ctx context.Context, cr *cancelReq) (o *order, done
 		return nil, true
 	}
 	if found && rec.Intent != nil {
-		switch rec.Phase {
-		case messages.PhaseDone:
+		switch {
+		case rec.Phase == messages.PhaseDone && rec.CancelSeq != 0 && rec.CancelSeq == cr.seq:
+			// Canceled by this very cancel before it was sent: its answer
+			// is the record's reports, published again in case they were
+			// lost.
+			if err := t.republish(ctx, &rec); err != nil {
+				t.cancelRetry(cr, err)
+				return nil, true
+			}
+			t.mu.Lock()
+			m := cr.msg
+			cr.done, cr.msg = true, nil
+			t.mu.Unlock()
+			ack(m)
+			return nil, true
+		case rec.Phase == messages.PhaseDone:
 			t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already %s", cr.clientOrderID, rec.Status))
 			return nil, true
-		case messages.PhaseSending, messages.PhaseOpen:
+		case rec.Phase == messages.PhaseSending || rec.Phase == messages.PhaseOpen:
 			return orderFromRecord(&rec), false
 		}
 	}

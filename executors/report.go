@@ -44,22 +44,60 @@ func reportID(strategy, clientOrderID string, seq uint64) string {
 	return strategy + "." + clientOrderID + "." + strconv.FormatUint(seq, 10)
 }
 
-// emit publishes reps of o, numbering them, and once they are stored
-// writes the order's record fenced by the lease. o.mu held. The record
-// never runs ahead of the reports: a successor reads it as what was
-// reported, and a record stored with its reports lost (their stream's
-// leader gone) would leave them unreported for good. A record lost after
-// its reports makes a successor redo them, under the same message IDs.
-func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionReport) error {
+// emit stores reps of o, numbering them, and o's record. o.mu held. A
+// successor continues from what it finds, so the order of the two writes
+// matters:
+//   - local (a decision the venue does not hold: the order refused,
+//     expired or canceled before it was sent, or rejected by the venue):
+//     the record first, carrying the reports, then the reports. A
+//     successor, or this worker, that finds the record publishes its
+//     reports again (their message IDs make that a no-op if they were
+//     stored), and never sends the order: what was reported stands.
+//   - otherwise the reports first, then the record, which never runs
+//     ahead of them: a record stored with its reports lost would leave
+//     them unreported for good. A successor reads the record as what was
+//     reported and redoes the rest (it asks the venue) under the same
+//     message IDs.
+//
+// committed says the first write was stored (so the work must not be
+// redone as if nothing had been), err what failed.
+func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionReport, local bool, cancelSeq uint64) (committed bool, err error) {
 	now := t.clock.Now().UTC()
-	futures := make([]jetstream.PubAckFuture, 0, len(reps))
+	msgs := make([]*nats.Msg, len(reps))
 	for i := range reps {
 		o.seq++
 		reps[i].Seq, reps[i].TS = o.seq, now
 		reps[i].Clip()
-		m := nats.NewMsg(messages.ReportSubject(o.intent.Strategy, reps[i].Kind))
-		m.Data = reps[i].AppendJSON(nil)
-		m.Header.Set(nats.MsgIdHdr, reportID(o.intent.Strategy, o.intent.ClientOrderID, o.seq))
+		msgs[i] = reportMsg(&reps[i])
+	}
+	rec := o.record(t.opts.Key, t.opts.VenueName, now)
+	if local {
+		rec.Reports, rec.CancelSeq = reps, cancelSeq
+	}
+	store := func() error { return t.putRecord(ctx, o, &rec) }
+	publish := func() error { return t.publishReports(ctx, msgs) }
+	first, second := publish, store
+	if local {
+		first, second = store, publish
+	}
+	if err := first(); err != nil {
+		return false, err
+	}
+	return true, second()
+}
+
+// reportMsg is the message of report r (numbered), with its message ID.
+func reportMsg(r *messages.ExecutionReport) *nats.Msg {
+	m := nats.NewMsg(messages.ReportSubject(r.Strategy, r.Kind))
+	m.Data = r.AppendJSON(nil)
+	m.Header.Set(nats.MsgIdHdr, reportID(r.Strategy, r.ClientOrderID, r.Seq))
+	return m
+}
+
+// publishReports publishes msgs and waits until all are stored.
+func (t *term) publishReports(ctx context.Context, msgs []*nats.Msg) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
 		f, err := t.js.PublishMsgAsync(m)
 		if err != nil {
 			return fmt.Errorf("publishing report: %w", err)
@@ -69,7 +107,17 @@ func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionRepo
 	if err := bus.AwaitAll(ctx, futures); err != nil {
 		return fmt.Errorf("storing reports: %w", err)
 	}
-	return t.writeRecord(ctx, o, now)
+	return nil
+}
+
+// republish publishes again the reports a record carries (a decision made
+// without the venue; see emit).
+func (t *term) republish(ctx context.Context, rec *messages.OrderRecord) error {
+	msgs := make([]*nats.Msg, len(rec.Reports))
+	for i := range rec.Reports {
+		msgs[i] = reportMsg(&rec.Reports[i])
+	}
+	return t.publishReports(ctx, msgs)
 }
 
 // writeRecord stores o's record, fenced by the lease; a closed order's
@@ -81,7 +129,13 @@ func (t *term) emit(ctx context.Context, o *order, reps []messages.ExecutionRepo
 // server refuses a second write checked against the same subject (the
 // lease) while the first is in flight.
 func (t *term) writeRecord(ctx context.Context, o *order, now time.Time) error {
-	data, _ := json.Marshal(o.record(t.opts.Key, t.opts.VenueName, now))
+	rec := o.record(t.opts.Key, t.opts.VenueName, now)
+	return t.putRecord(ctx, o, &rec)
+}
+
+// putRecord stores rec, o's record, as writeRecord does. o.mu held.
+func (t *term) putRecord(ctx context.Context, o *order, rec *messages.OrderRecord) error {
+	data, _ := json.Marshal(rec)
 	var ttl time.Duration
 	if o.phase == messages.PhaseDone || o.phase == messages.PhaseHandedBack {
 		ttl = bus.RecordTTL
@@ -128,12 +182,21 @@ func (t *term) writeAhead(ctx context.Context, o *order) error {
 
 // finish emits reps of o (o.mu held, released here); once they are
 // stored it acks the cancels answered and, if sendDone, the order's exec
-// message. If they cannot be stored, o goes back to snap and the work is
-// redone: an order that may be at the venue is asked about again; the
-// messages of others are redelivered.
-func (t *term) finish(ctx context.Context, o *order, snap snapshot, reps []messages.ExecutionReport, sendDone bool, cancels ...*cancelReq) {
-	err := t.emit(ctx, o, reps)
-	if err != nil {
+// message. local: a decision the venue does not hold (see emit). If
+// nothing could be stored, o goes back to snap and the work is redone: an
+// order that may be at the venue is asked about again; the messages of
+// others are redelivered. If only the first of the two writes was stored
+// (committed), it stands: the venue is asked about a sent order, whose
+// reports and record the answer completes; the messages of a local
+// decision are redelivered, and whoever takes them finds its record and
+// publishes its reports.
+func (t *term) finish(ctx context.Context, o *order, snap snapshot, reps []messages.ExecutionReport, sendDone, local bool, cancels ...*cancelReq) {
+	var cancelSeq uint64
+	if local && len(cancels) == 1 {
+		cancelSeq = cancels[0].seq
+	}
+	committed, err := t.emit(ctx, o, reps, local, cancelSeq)
+	if err != nil && !committed {
 		o.rollback(snap)
 	}
 	terminal := o.status.Terminal() || o.phase == messages.PhaseDone
@@ -141,25 +204,28 @@ func (t *term) finish(ctx context.Context, o *order, snap snapshot, reps []messa
 	o.mu.Unlock()
 	if err != nil {
 		t.log.Error().Err(err).Str("strategy", o.intent.Strategy).Str("client_order_id", o.intent.ClientOrderID).
-			Msg("reports not stored; the work will be redone")
+			Bool("half_stored", committed).Msg("reports not stored; the work will be redone")
 		var msgs []message
 		t.mu.Lock()
+		redo := !errors.Is(err, bus.ErrLeaseLost) && ((committed && !local) || (!committed && sent))
+		if redo {
+			t.c.hold(o)
+			t.c.requeue(&item{order: o, inDoubt: true}, t.clock.Now().Add(time.Second))
+		} else {
+			// Given back, order first: it comes back before its cancels,
+			// and a cancel that comes first waits for it (redoing).
+			if sendDone && o.msg != nil {
+				msgs = append(msgs, o.msg)
+				o.msg = nil
+				t.redoing[o.kvKey] = true
+			}
+			t.c.forget(o)
+		}
 		for _, cr := range cancels {
 			if cr.msg != nil {
 				msgs = append(msgs, cr.msg)
 			}
 			delete(t.handledCancels, cr.seq)
-		}
-		redo := sent && !errors.Is(err, bus.ErrLeaseLost)
-		if redo {
-			t.c.hold(o)
-			t.c.requeue(&item{order: o, inDoubt: true}, t.clock.Now().Add(time.Second))
-		} else {
-			if sendDone && o.msg != nil {
-				msgs = append(msgs, o.msg)
-				o.msg = nil
-			}
-			t.c.forget(o)
 		}
 		t.mu.Unlock()
 		for _, m := range msgs {
@@ -195,7 +261,14 @@ func (t *term) finish(ctx context.Context, o *order, snap snapshot, reps []messa
 
 // finishAsync runs finish on the bounded pool so the dispatcher goes on.
 func (t *term) finishAsync(o *order, snap snapshot, reps []messages.ExecutionReport, sendDone bool, cancels ...*cancelReq) {
-	t.async(func() { t.finish(context.Background(), o, snap, reps, sendDone, cancels...) })
+	t.async(func() { t.finish(context.Background(), o, snap, reps, sendDone, false, cancels...) })
+}
+
+// decideAsync is finishAsync for a decision the venue does not hold (see
+// emit): the order refused, expired or canceled before it was sent, or
+// rejected by the venue.
+func (t *term) decideAsync(o *order, snap snapshot, reps []messages.ExecutionReport, cancels ...*cancelReq) {
+	t.async(func() { t.finish(context.Background(), o, snap, reps, true, true, cancels...) })
 }
 
 // refuse ends an item unsent: a new order rejected with reason, a cancel
@@ -209,7 +282,7 @@ func (t *term) refuse(ctx context.Context, it *item, reason messages.Reason, msg
 	o.mu.Lock()
 	snap := o.snap()
 	r := t.rp.refusal(o, messages.KindRejected, reason, msg)
-	t.finishAsync(o, snap, []messages.ExecutionReport{r}, true)
+	t.decideAsync(o, snap, []messages.ExecutionReport{r})
 }
 
 // expire reports an order expired because the budget cannot send it by
@@ -230,7 +303,7 @@ func (t *term) expire(ctx context.Context, it *item, now, at time.Time) {
 	o.mu.Lock()
 	snap := o.snap()
 	r := t.rp.refusal(o, messages.KindExpired, messages.ReasonExpired, msg)
-	t.finishAsync(o, snap, []messages.ExecutionReport{r}, true)
+	t.decideAsync(o, snap, []messages.ExecutionReport{r})
 }
 
 // cancelRejected reports a refused cancel. It concerns the cancel, not the

@@ -141,7 +141,7 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 		t.mu.Lock()
 		t.c.forget(o)
 		t.mu.Unlock()
-		t.finishAsync(o, prev, []messages.ExecutionReport{r}, true)
+		t.decideAsync(o, prev, []messages.ExecutionReport{r})
 		return
 	}
 	if errors.As(err, &ve) && (ve.Kind == Throttled || ve.Kind == Banned || ve.Kind == Unavailable || ve.Kind == KeyInvalid) {
@@ -215,13 +215,11 @@ func (t *term) query(ctx context.Context, it *item) {
 // reporting; prev is the order's state before this send.
 func (t *term) placed(it *item, prev snapshot, u OrderUpdate) {
 	o := it.order
-	var reps []messages.ExecutionReport
 	if u.Status == messages.StatusRejected {
-		reps = append(reps, t.rp.refusal(o, messages.KindRejected, messages.ReasonVenueRejected, u.Message))
-	} else {
-		reps = append(reps, t.accept(o, u)...)
-		reps = append(reps, t.apply(o, u)...)
+		t.decideAsync(o, prev, []messages.ExecutionReport{t.rp.refusal(o, messages.KindRejected, messages.ReasonVenueRejected, u.Message)})
+		return
 	}
+	reps := append(t.accept(o, u), t.apply(o, u)...)
 	t.finishAsync(o, prev, reps, true)
 }
 
@@ -259,7 +257,7 @@ func (t *term) cancelQueued(cr *cancelReq, queued *item) {
 	acc := t.rp.report(o, messages.KindAccepted)
 	acc.Message = "accepted, and canceled before it was sent to the venue"
 	o.status, o.phase = messages.StatusCanceled, messages.PhaseDone
-	t.finishAsync(o, snap, []messages.ExecutionReport{acc, t.rp.report(o, messages.KindCanceled)}, true, cr)
+	t.decideAsync(o, snap, []messages.ExecutionReport{acc, t.rp.report(o, messages.KindCanceled)}, cr)
 }
 
 // sendCancel cancels an order at the venue.

@@ -30,9 +30,13 @@ type term struct {
 	// cancels handled this term, by EXEC sequence: a redelivered cancel
 	// read directly at the takeover is not sent twice.
 	handledCancels map[uint64]*cancelReq
-	venueDown      string // why the venue is unreachable; "" if it is fine
-	halted         bool
-	savedSpends    uint64 // core.spends when the budget state was last written
+	// redoing are the orders (by OrderKey) whose exec message was given
+	// back to be redone after their reports could not be stored: a cancel
+	// of one waits for it to come back.
+	redoing     map[string]bool
+	venueDown   string // why the venue is unreachable; "" if it is fine
+	halted      bool
+	savedSpends uint64 // core.spends when the budget state was last written
 
 	lastStatus messages.KeyStatus // the last published (statusLoop's, see publish)
 
@@ -46,8 +50,8 @@ func newTerm(w *Worker, lease *bus.Lease) *term {
 	return &term{
 		Worker: w, lease: lease,
 		c:              newCore(w.opts.Key, w.opts.QueueSize, w.budget),
-		handledCancels: map[uint64]*cancelReq{},
-		wake:           make(chan struct{}, 1), changed: make(chan struct{}, 1),
+		handledCancels: map[uint64]*cancelReq{}, redoing: map[string]bool{},
+		wake: make(chan struct{}, 1), changed: make(chan struct{}, 1),
 		postSem: make(chan struct{}, 256),
 	}
 }
@@ -392,7 +396,7 @@ func (t *term) updatesLoop(ctx context.Context) {
 				o.mu.Unlock()
 				continue
 			}
-			t.finish(ctx, o, snap, reps, false)
+			t.finish(ctx, o, snap, reps, false, false)
 		}
 	}
 }

@@ -600,3 +600,71 @@ func TestStatusOnChangeAndHeartbeat(t *testing.T) {
 		t.Errorf("the heartbeat says %+v, want what the last change said, %+v", last, changed)
 	}
 }
+
+// limitStream makes stream take no new subjects (DiscardNew at its
+// current count) until the returned func restores it.
+func limitStream(t *testing.T, h *harness, stream string) (restore func()) {
+	t.Helper()
+	st, err := h.js.Stream(t.Context(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := info.Config
+	full := open
+	full.MaxMsgs, full.Discard = int64(info.State.Msgs), jetstream.DiscardNew
+	if _, err := h.js.UpdateStream(t.Context(), full); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := h.js.UpdateStream(t.Context(), open); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An order canceled while queued here is never sent afterwards, whichever
+// of its two writes (its record, its reports) fails: a decision made
+// without the venue is recorded before it is reported, and a cancel of an
+// order being redone waits for it. (A canceled report stored with its
+// record lost let the order's redelivery send it: chaos long run, seed
+// 120611.)
+func TestCanceledInQueueStaysCanceledWhenAWriteFails(t *testing.T) {
+	for _, failing := range []string{"KV_" + messages.BucketOrders, messages.StreamReports} {
+		t.Run(failing, func(t *testing.T) {
+			h := newHarness(t, fixed("r10s", 1, 10*time.Second))
+			h.active("a")
+			h.route(intent("q1", "limit", ""))
+			h.waitKind("q1", messages.KindAccepted)
+			h.route(intent("q2", "limit", "")) // waits for the next window
+			bustest.WaitFor(t, "q2 queued", func() bool { return queue(h) == 1 })
+			restore := limitStream(t, h, failing)
+			h.cancel("q2")
+			bustest.WaitFor(t, "the cancel's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
+			restore()
+			h.clock.Advance(10 * time.Second) // budget for q2, were it sent
+			h.waitKind("q2", messages.KindCanceled)
+			h.route(intent("q3", "limit", ""))
+			h.waitKind("q3", messages.KindAccepted) // the dispatcher has had its chance to send q2
+			// Nothing stored (the record refused), the order and its cancel
+			// are handled again: q2 may then have been sent and canceled at
+			// the venue. Either way it is not live there.
+			h.venue.mu.Lock()
+			at := h.venue.orders[clientID("q2")]
+			h.venue.mu.Unlock()
+			if at != nil && at.Status != messages.StatusCanceled {
+				t.Errorf("q2 is %s at the venue after it was reported canceled", at.Status)
+			}
+			if n := h.venue.count("place " + clientID("q2")); n > 1 || (n == 1 && failing == messages.StreamReports) {
+				t.Errorf("q2 placed %d times; its cancel was recorded before its reports were lost", n)
+			}
+			if rs := h.of("q2"); kinds(rs) != "accepted#1 canceled#2" {
+				t.Errorf("q2 reports %s, want accepted#1 canceled#2", kinds(rs))
+			}
+		})
+	}
+}

@@ -158,6 +158,15 @@ type OrderRecord struct {
 	Seq       uint64       `json:"seq"`
 	Intent    *OrderIntent `json:"intent,omitempty"`
 	UpdatedAt time.Time    `json:"updated_at"`
+	// Reports are the reports of a decision made without the venue (the
+	// order refused, expired or canceled before it was sent, or rejected
+	// by the venue), stored in the record before they are published:
+	// whoever finds the record publishes them again (their message IDs
+	// make that a no-op if they were stored) and never sends the order.
+	Reports []ExecutionReport `json:"reports,omitempty"`
+	// CancelSeq is the EXEC sequence of the cancel those reports answer
+	// (an order canceled before it was sent).
+	CancelSeq uint64 `json:"cancel_seq,omitempty"`
 }
 
 // Phases of an order at its key's executor (OrderRecord.Phase).

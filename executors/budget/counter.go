@@ -388,6 +388,22 @@ func (c *counter) clone() *counter {
 
 // force counts cost at now (advanced) whether or not it fits: a request
 // that was sent (by a predecessor) and must be counted.
+// expired reports whether a cost spent at ns would no longer count at the
+// latest instant seen: exact for fixed and sliding windows; a bucket's or
+// decay's cost is always counted (at the latest instant: conservative).
+func (c *counter) expired(ns int64) bool {
+	if ns >= c.last {
+		return false
+	}
+	switch c.s.shape {
+	case Fixed:
+		return floorDiv(ns, c.s.window) < floorDiv(c.last, c.s.window)
+	case Sliding:
+		return ns <= c.last-c.s.window
+	}
+	return false
+}
+
 func (c *counter) force(now, cost int64) {
 	if c.lease != nil || cost <= 0 {
 		return

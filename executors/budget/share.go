@@ -254,7 +254,9 @@ func cut0(k string) (string, string, bool) {
 
 // Spent counts op as sent at at in the budget's own counters, whether or
 // not it fits: a request an earlier executor of the key sent after its
-// last Snapshot.
+// last Snapshot. A counter that has seen a later instant counts it then
+// (never backwards), unless it would no longer count: at is in a fixed
+// window already over, or a sliding window's length ago.
 func (b *Budget) Spent(at time.Time, op Op) {
 	ns := at.UnixNano()
 	b.mu.Lock()
@@ -265,6 +267,9 @@ func (b *Budget) Spent(at time.Time, op Op) {
 		}
 		if cost := sl.s.cost(op); cost > 0 {
 			c := sl.counterFor(op)
+			if c.expired(ns) {
+				continue
+			}
 			c.force(c.advance(ns), cost)
 		}
 	}

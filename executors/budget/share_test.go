@@ -179,3 +179,35 @@ func TestPerSymbolSharedLimitGrantsEverySymbol(t *testing.T) {
 		}
 	}
 }
+
+// A request the predecessor sent is counted by its own instant: one
+// whose window is over by the time the successor's counters have seen a
+// later instant (its status was published first) uses nothing, one still
+// inside its window uses its window's room.
+func TestSpentAfterALaterInstantCountsByItsOwn(t *testing.T) {
+	limits := []Limit{
+		{Name: "fixed", Shape: Fixed, Max: 1, Window: 10 * time.Second, Costs: map[Class]int64{ClassNew: 1}},
+		{Name: "sliding", Shape: Sliding, Max: 1, Window: 10 * time.Second, Costs: map[Class]int64{ClassNew: 1}},
+		{Name: "bucket", Shape: Bucket, Max: 5, Window: 10 * time.Second, Costs: map[Class]int64{ClassNew: 1}},
+	}
+	op := Op{Class: ClassNew}
+	later := t0.Add(time.Minute + 5*time.Second) // in the fixed window [1m, 1m10s)
+	for _, tc := range []struct {
+		at   time.Time
+		want map[string]int64
+	}{
+		{t0, map[string]int64{"fixed": 0, "sliding": 0, "bucket": 1}},
+		{later.Add(-time.Second), map[string]int64{"fixed": 1, "sliding": 1, "bucket": 1}},
+	} {
+		b := mustNew(t, limits, nil)
+		b.Status(later)
+		b.Spent(tc.at, op)
+		used := map[string]int64{}
+		for _, s := range b.Status(later) {
+			used[s.Name] = s.Used
+		}
+		if fmt.Sprint(used) != fmt.Sprint(tc.want) {
+			t.Errorf("spent at %v, seen at %v: usage %v, want %v", tc.at, later, used, tc.want)
+		}
+	}
+}
