@@ -138,7 +138,7 @@ func TestKeys(t *testing.T) {
 	if res.Intents != 7*keysRounds || *res.Lost != 0 || *res.Duplicates != 0 || len(k.Rejected) != 0 {
 		t.Errorf("intents %d lost %d duplicates %d rejected %v", res.Intents, *res.Lost, *res.Duplicates, k.Rejected)
 	}
-	if k.StartupS <= 0 || k.RSSMB <= 0 || k.BaseRSSMB <= 0 || k.RSSMB < k.BaseRSSMB || k.IdleS != 1 || k.Goroutines == 0 || k.HeapMB <= 0 {
+	if k.StartupS <= 0 || k.RSSMB <= 0 || k.BaseRSSMB <= 0 || k.RSSMB < k.BaseRSSMB || k.IdleS != 1 || k.Goroutines == 0 || k.HeapMB <= 0 || k.StackMB <= 0 || k.GoSysMB < k.HeapMB+k.StackMB {
 		t.Errorf("missing figures: %+v", k)
 	}
 	data, err := json.Marshal(res)

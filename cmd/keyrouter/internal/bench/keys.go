@@ -67,10 +67,13 @@ type KeysFigures struct {
 	Rounds     int            `json:"rounds"`
 	TradedKeys int            `json:"traded_keys"`
 	Rejected   map[string]int `json:"rejected,omitempty"`
-	// Goroutines and HeapMB (Go heap in use) of the bench's own process
-	// at the end of the idle interval.
+	// Goroutines, HeapMB (Go heap in use), StackMB (goroutine stacks)
+	// and GoSysMB (all the Go runtime took from the OS) of the bench's own
+	// process at the end of the idle interval: where its RSS goes.
 	Goroutines int     `json:"goroutines"`
 	HeapMB     float64 `json:"heap_mb"`
+	StackMB    float64 `json:"stack_mb"`
+	GoSysMB    float64 `json:"go_sys_mb"`
 	// PerProcess: each executor process's figures (with Processes > 0).
 	PerProcess []ProcFigures `json:"per_process,omitempty"`
 }
@@ -89,8 +92,8 @@ func (f *KeysFigures) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %d keys %s: started in %.2fs, %d/%d traded in all %d rounds, rejected %v\n",
 		f.Keys, where, f.StartupS, f.TradedKeys, f.Keys, f.Rounds, f.Rejected)
-	fmt.Fprintf(w, "  RSS %.1f MB (server and router alone %.1f MB): %.3f MB per key; heap %.1f MB, %d goroutines\n",
-		f.RSSMB, f.BaseRSSMB, f.MBPerKey, f.HeapMB, f.Goroutines)
+	fmt.Fprintf(w, "  RSS %.1f MB (server and router alone %.1f MB): %.3f MB per key; heap %.1f MB, stacks %.1f MB of %d goroutines, Go runtime %.1f MB in all\n",
+		f.RSSMB, f.BaseRSSMB, f.MBPerKey, f.HeapMB, f.StackMB, f.Goroutines, f.GoSysMB)
 	fmt.Fprintf(w, "  idle CPU %.2f%% of one core over %.0fs (server and router alone %.2f%%)\n",
 		f.IdleCPUPct, f.IdleS, f.BaseIdleCPUPct)
 	for i, p := range f.PerProcess {
@@ -216,6 +219,7 @@ func runKeys(ctx context.Context, o Options) (*Result, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	f.Goroutines, f.HeapMB = runtime.NumGoroutine(), mb(int64(ms.HeapInuse))
+	f.StackMB, f.GoSysMB = mb(int64(ms.StackInuse)), mb(int64(ms.Sys))
 
 	res := t.result(f, tradeTook)
 	res.Keys = f
