@@ -13,6 +13,9 @@ import (
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "chart" {
+		return cmdBenchChart(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("bench", stderr)
 	var o bench.Options
 	scenario := fs.String("scenario", "hops", "scenario: hops (latency and throughput of the intent → accepted path, beside raw NATS), saturate (N keys under twice their budget), isolation (a strategy's latency beside another's surge on other keys), keys (start N keys and trade through all: start-up, RSS, idle CPU)")
