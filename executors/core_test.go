@@ -1,11 +1,13 @@
 package executors
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/shopspring/decimal"
 )
 
 var t0 = time.Unix(1_800_000_000, 0) // a 10 s window begins
@@ -167,5 +169,44 @@ func TestAdmitCountsTheQueueAhead(t *testing.T) {
 	}
 	if a, _ := c.admitNew(t0, newItem("ok", expiring(t0.Add(25*time.Second))), true); a != admitQueued {
 		t.Fatalf("an order that fits its deadline behind the queue: %d", a)
+	}
+}
+
+// A key's status goes out when it changed or is a heartbeat old, or when
+// forced (a change of state); an idle key's unchanged status does not.
+func TestStatusDue(t *testing.T) {
+	last := messages.KeyStatus{Key: "k", State: messages.KeyActive, Worker: "k@p", TS: t0,
+		Limits: []messages.LimitStatus{{Name: "r", Used: 1, Max: 10, Window: 10, ResetsIn: 9}}}
+	at := func(d time.Duration, change func(*messages.KeyStatus)) *messages.KeyStatus {
+		st := last
+		st.Limits = slices.Clone(last.Limits)
+		st.TS = t0.Add(d)
+		st.Limits[0].ResetsIn = 9 - d.Seconds()
+		if change != nil {
+			change(&st)
+		}
+		return &st
+	}
+	for _, c := range []struct {
+		name   string
+		st     *messages.KeyStatus
+		forced bool
+		want   bool
+	}{
+		{"unchanged, a second later", at(time.Second, nil), false, false},
+		{"unchanged, just under a heartbeat later", at(5*time.Second-time.Millisecond, nil), false, false},
+		{"unchanged, a heartbeat later", at(5*time.Second, nil), false, true},
+		{"forced", at(time.Second, nil), true, true},
+		{"queue changed", at(time.Second, func(s *messages.KeyStatus) { s.QueueDepth = 1 }), false, true},
+		{"used changed", at(time.Second, func(s *messages.KeyStatus) { s.Limits[0].Used = 2 }), false, true},
+		{"state changed", at(time.Second, func(s *messages.KeyStatus) { s.State = messages.KeyThrottled }), false, true},
+		{"open orders changed", at(time.Second, func(s *messages.KeyStatus) { s.OpenOrders = 3 }), false, true},
+		{"a price appeared", at(time.Second, func(s *messages.KeyStatus) {
+			s.Prices = map[string]decimal.Decimal{"BTC-USDT": decimal.NewFromInt(1)}
+		}), false, true},
+	} {
+		if got := statusDue(c.st, &last, c.forced, 5*time.Second); got != c.want {
+			t.Errorf("%s: due %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -5,7 +5,8 @@
 // interface defined here, and publishes every outcome as an
 // ExecutionReport on REPORTS. An order's message is acked only after its
 // reports are stored. The key's KeyStatus goes out on keys.<key>.status at
-// least once a second and on every change of state.
+// once on a change of state, within a second of any other change, and at
+// least every messages.KeyStatusHeartbeat while nothing changes.
 //
 // Sub-packages: budget (the rate-budget model), paper (the built-in
 // simulated exchange), venuetest (the contract suite every Venue passes),

@@ -129,6 +129,10 @@ func (h *harness) startKey(instance, key string, leased bool) *proc {
 	groups := h.groups
 	opts := h.opts
 	opts.Key, opts.Logger = key, log
+	opts.Halts = executors.NewHalts(b.Control) // one per process, as the program has
+	if err := opts.Halts.Start(ctx); err != nil {
+		h.t.Fatal(err)
+	}
 	if leased {
 		opts.Shares = executors.NewShares(b.Budgets, h.clock, log, nil)
 		groups = opts.Shares.Groups()

@@ -38,6 +38,8 @@ type term struct {
 	halted      bool
 	savedSpends uint64 // core.spends when the budget state was last written
 
+	lastStatus messages.KeyStatus // the last published (statusLoop's, see publish)
+
 	wake    chan struct{} // cap 1: the dispatcher has something to look at
 	changed chan struct{} // cap 1: state changed, publish status now
 	post    sync.WaitGroup
@@ -90,9 +92,15 @@ func (t *term) run(ctx context.Context) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	if err := bus.Watch(bg, t.b.Control, []string{"all", "key." + t.opts.Key}, t.seeHalt()); err != nil {
-		return fmt.Errorf("executor %s: watching halts: %w", t.opts.Key, err)
+	halts := t.opts.Halts
+	if halts == nil {
+		halts = NewHalts(t.b.Control) // a watch of this term's own
+		if err := halts.Start(bg); err != nil {
+			return fmt.Errorf("executor %s: watching halts: %w", t.opts.Key, err)
+		}
 	}
+	unfollow := halts.Follow(t.opts.Key, t.seeHalted)
+	defer unfollow()
 	if err := t.recover(ctx, cons); err != nil {
 		return err
 	}
@@ -134,6 +142,7 @@ func (t *term) run(ctx context.Context) error {
 	t.post.Wait()
 	t.giveBack()
 	stopBG()
+	unfollow()
 	loops.Wait()
 	if t.lease.Held() {
 		t.saveBudget(context.Background())
@@ -167,20 +176,12 @@ func (it *item) msgOf() message {
 	return it.order.msg
 }
 
-// seeHalt returns the watch callback of the key's halts.
-func (t *term) seeHalt() func(bus.Update) {
-	set := map[string]bool{}
-	return func(u bus.Update) {
-		if u.Value != nil {
-			set[u.Key] = true
-		} else {
-			delete(set, u.Key)
-		}
-		t.mu.Lock()
-		t.halted = len(set) > 0
-		t.mu.Unlock()
-		t.reconcileState()
-	}
+// seeHalted takes in whether the key is halted now.
+func (t *term) seeHalted(halted bool) {
+	t.mu.Lock()
+	t.halted = halted
+	t.mu.Unlock()
+	t.reconcileState()
 }
 
 // venueUnreachable starts the message of a key that is down because its
@@ -244,16 +245,22 @@ func (t *term) async(f func()) {
 	}()
 }
 
+// statusLoop looks at the key every StatusEvery: it publishes the status
+// at once on a change of state (changed), when anything else in it
+// changed, or when the last one is StatusHeartbeat old; an idle key is
+// heard from every StatusHeartbeat, not every second.
 func (t *term) statusLoop(ctx context.Context) {
 	inProgressEvery := t.opts.AckWait / 3
 	nextInProgress := t.clock.Now().Add(inProgressEvery)
 	t.publishStatus()
 	for {
+		forced := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.clock.After(t.opts.StatusEvery):
 		case <-t.changed:
+			forced = true
 		}
 		t.checkVenue()
 		t.saveBudget(ctx)
@@ -261,8 +268,17 @@ func (t *term) statusLoop(ctx context.Context) {
 			t.keepQueuedInProgress()
 			nextInProgress = now.Add(inProgressEvery)
 		}
-		t.publishStatus()
+		if st := t.status(); statusDue(&st, &t.lastStatus, forced, t.opts.StatusHeartbeat) {
+			t.publish(st)
+		}
 	}
+}
+
+// statusDue says whether status st is to be published, last being the
+// last one published: forced (a change of state), changed, or as old as
+// the heartbeat.
+func statusDue(st, last *messages.KeyStatus, forced bool, heartbeat time.Duration) bool {
+	return forced || !st.SameAs(last) || st.TS.Sub(last.TS) >= heartbeat
 }
 
 // checkVenue follows the venue's health, for venues that connect in the
@@ -338,11 +354,16 @@ func (t *term) status() messages.KeyStatus {
 	return st
 }
 
-func (t *term) publishStatus() {
-	data, err := json.Marshal(t.status())
+func (t *term) publishStatus() { t.publish(t.status()) }
+
+// publish publishes st and remembers it as the last one published (only
+// statusLoop publishes while it runs; run before and after it).
+func (t *term) publish(st messages.KeyStatus) {
+	data, err := json.Marshal(st)
 	if err != nil {
 		return
 	}
+	t.lastStatus = st
 	_ = t.nc.Publish(messages.KeyStatusSubject(t.opts.Key), data)
 }
 

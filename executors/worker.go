@@ -29,8 +29,11 @@ type Options struct {
 	// MaxDeliver bounds the deliveries of one exec message (default 50):
 	// one that still fails is answered for good on its last delivery.
 	MaxDeliver int
-	// StatusEvery is the KeyStatus heartbeat period (default 1s).
-	StatusEvery time.Duration
+	// StatusEvery is how often the key's status is looked at (default
+	// 1s): it is published when it changed, and at least every
+	// StatusHeartbeat (default messages.KeyStatusHeartbeat) when it did
+	// not; a change of state is published at once.
+	StatusEvery, StatusHeartbeat time.Duration
 	// RequestValidity bounds how long after it was sent a Place can
 	// still take effect at the venue (its request window, e.g. Binance's
 	// recvWindow, or the request timeout); a worker taking over a key
@@ -44,6 +47,10 @@ type Options struct {
 	// Shares, if the budget's group limits are leased from it, wakes the
 	// worker when it grants units.
 	Shares *Shares
+	// Halts, if set (and started), tells the worker of its key's halts:
+	// one watch for every worker of the process. Without it each term
+	// watches CONTROL itself.
+	Halts *Halts
 }
 
 // Worker executes one key's orders: any number of workers of one key may
@@ -81,6 +88,9 @@ func NewWorker(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus
 	}
 	if opts.StatusEvery <= 0 {
 		opts.StatusEvery = time.Second
+	}
+	if opts.StatusHeartbeat <= 0 {
+		opts.StatusHeartbeat = messages.KeyStatusHeartbeat
 	}
 	if opts.RequestValidity <= 0 {
 		opts.RequestValidity = 10 * time.Second
@@ -122,13 +132,7 @@ func (w *Worker) serve(ctx context.Context, lease *bus.Lease) error {
 	// this one to give up first.
 	vctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		select {
-		case <-lease.Lost():
-			cancel()
-		case <-vctx.Done():
-		}
-	}()
+	defer lease.AfterLost(cancel)()
 	t.vctx = vctx
 	w.mu.Lock()
 	w.term = t

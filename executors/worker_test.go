@@ -1,10 +1,12 @@
 package executors_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/keyrouter/keyrouter/executors/budget"
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -512,6 +515,89 @@ func TestReportsNotStoredAreMadeBySuccessor(t *testing.T) {
 	}
 	if n := h.venue.count("place " + clientID("o2")); n != 1 {
 		t.Errorf("o2 placed %d times", n)
+	}
+}
+
+// An active key's status goes out at once, again within a tick of a
+// change (here an order spends budget), and while nothing changes only
+// every heartbeat: the ticks between say nothing.
+func TestStatusOnChangeAndHeartbeat(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	var mu sync.Mutex
+	var got []messages.KeyStatus
+	sub, err := h.nc.Subscribe(messages.KeyStatusSubject("k"), func(m *nats.Msg) {
+		var st messages.KeyStatus
+		if json.Unmarshal(m.Data, &st) == nil {
+			mu.Lock()
+			got = append(got, st)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// first returns the first status received that pred holds for.
+	first := func(pred func(messages.KeyStatus) bool) (messages.KeyStatus, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		i := slices.IndexFunc(got, pred)
+		if i < 0 {
+			return messages.KeyStatus{}, false
+		}
+		return got[i], true
+	}
+	// tick moves the clock a second once the status loop waits on it.
+	tick := func() {
+		t.Helper()
+		next := h.clock.Now().Add(time.Second)
+		bustest.WaitFor(t, "the status loop to wait for its next tick", func() bool { return h.clock.WaitingAt(next) })
+		h.clock.Advance(time.Second)
+	}
+	h.active("a")
+	bustest.WaitFor(t, "the first status", func() bool {
+		_, ok := first(func(st messages.KeyStatus) bool { return st.State == messages.KeyActive })
+		return ok
+	})
+	h.route(intent("s1", "market", ""))
+	h.waitKind("s1", messages.KindFill)
+	tick()
+	spent := func(st messages.KeyStatus) bool { return len(st.Limits) == 1 && st.Limits[0].Used == 1 }
+	var changed messages.KeyStatus
+	bustest.WaitFor(t, "a status with the budget spent, within a second", func() bool {
+		var ok bool
+		changed, ok = first(spent)
+		return ok
+	})
+	if late := changed.TS.Sub(start); late > time.Second {
+		t.Errorf("the status with the budget spent is of %v after the fill, want within a second", late)
+	}
+	beat := changed.TS.Add(messages.KeyStatusHeartbeat)
+	for h.clock.Now().Before(beat) {
+		tick()
+	}
+	bustest.WaitFor(t, "the heartbeat of the idle key", func() bool {
+		_, ok := first(func(st messages.KeyStatus) bool { return !st.TS.Before(beat) })
+		return ok
+	})
+	// The statuses go out in order on one connection: every tick before
+	// the heartbeat has been answered by now.
+	mu.Lock()
+	defer mu.Unlock()
+	var between []time.Duration
+	for _, st := range got {
+		if st.TS.After(changed.TS) && st.TS.Before(beat) {
+			between = append(between, st.TS.Sub(start))
+		}
+	}
+	if len(between) > 0 {
+		t.Errorf("statuses of an idle key between the change and the heartbeat, at %v after start", between)
+	}
+	if last := got[len(got)-1]; !last.SameAs(&changed) {
+		t.Errorf("the heartbeat says %+v, want what the last change said, %+v", last, changed)
 	}
 }
 

@@ -150,6 +150,12 @@ const (
 	KeyDown      KeyState = "down"
 )
 
+// KeyStatusHeartbeat is the longest an active executor stays silent on
+// keys.<key>.status: a status that did not change is published again this
+// often (one that changed, within a second). Keys that idle cost one small
+// message per this interval each, not one a second.
+const KeyStatusHeartbeat = 5 * time.Second
+
 // Usable reports whether new orders may be routed to a key in this state.
 func (s KeyState) Usable() bool { return s == KeyActive }
 
@@ -163,8 +169,10 @@ type LimitStatus struct {
 	ResetsIn float64 `json:"resets_in"`
 }
 
-// KeyStatus is what an executor publishes on keys.<key>.status at least once
-// a second and on every change of state.
+// KeyStatus is what an executor publishes on keys.<key>.status: at once
+// on a change of state, within a second of any other change (queue, open
+// orders, budget used, prices), and at least every KeyStatusHeartbeat
+// while nothing changes.
 type KeyStatus struct {
 	Key        string        `json:"key"`
 	Venue      string        `json:"venue"`
@@ -185,4 +193,29 @@ type KeyStatus struct {
 	// Message says why a key is down or halted.
 	Message string    `json:"message,omitempty"`
 	TS      time.Time `json:"ts"`
+}
+
+// SameAs reports whether s says what o says, apart from when it was taken:
+// TS and each limit's ResetsIn are not compared.
+func (s *KeyStatus) SameAs(o *KeyStatus) bool {
+	if s.Key != o.Key || s.Venue != o.Venue || s.State != o.State || s.QueueDepth != o.QueueDepth ||
+		s.QueueCancel != o.QueueCancel || s.OpenOrders != o.OpenOrders || s.Worker != o.Worker ||
+		s.Message != o.Message || len(s.Limits) != len(o.Limits) || len(s.Prices) != len(o.Prices) {
+		return false
+	}
+	if (s.Until == nil) != (o.Until == nil) || s.Until != nil && !s.Until.Equal(*o.Until) {
+		return false
+	}
+	for i, l := range s.Limits {
+		m := o.Limits[i]
+		if l.Name != m.Name || l.Used != m.Used || l.Max != m.Max || l.Window != m.Window {
+			return false
+		}
+	}
+	for sym, p := range s.Prices {
+		if q, ok := o.Prices[sym]; !ok || !p.Equal(q) {
+			return false
+		}
+	}
+	return true
 }

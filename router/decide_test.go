@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,46 @@ func TestHealthInFlightCountsSendsAfterTheHeartbeat(t *testing.T) {
 	}
 	if !h.Usable("never-heard", t0) {
 		t.Errorf("a key never heard from should be usable (its orders wait in EXEC)")
+	}
+}
+
+// A key that idles is heard from every messages.KeyStatusHeartbeat: past
+// the heartbeat timeout it stays up while its worker's process is alive,
+// for two heartbeats more; a dead process's key is down at the timeout.
+func TestHealthIdleKeyOfALiveProcess(t *testing.T) {
+	const timeout = 3 * time.Second
+	alive := map[string]bool{"p1": true}
+	var asked []string
+	h := NewHealth(timeout)
+	h.SetAlive(func(worker string) bool {
+		asked = append(asked, worker)
+		_, inst, _ := strings.Cut(worker, "@")
+		return alive[inst]
+	})
+	t0 := time.Unix(100, 0)
+	h.Observe(messages.KeyStatus{Key: "a", State: messages.KeyActive, Worker: "a@p1", TS: t0}, t0)
+	h.Observe(messages.KeyStatus{Key: "b", State: messages.KeyActive, Worker: "b@p2", TS: t0}, t0)
+	for _, c := range []struct {
+		key   string
+		after time.Duration
+		want  bool
+	}{
+		{"a", timeout, true},
+		{"a", timeout + messages.KeyStatusHeartbeat, true},
+		{"a", timeout + 2*messages.KeyStatusHeartbeat, true},
+		{"a", timeout + 2*messages.KeyStatusHeartbeat + time.Millisecond, false},
+		{"b", timeout, true},
+		{"b", timeout + time.Millisecond, false},
+	} {
+		if got := h.Usable(c.key, t0.Add(c.after)); got != c.want {
+			t.Errorf("%s %v after its last status: usable %v, want %v", c.key, c.after, got, c.want)
+		}
+	}
+	if !slices.Contains(asked, "a@p1") {
+		t.Errorf("the process of a was never asked about: %v", asked)
+	}
+	alive["p1"] = false
+	if h.Usable("a", t0.Add(timeout+time.Second)) {
+		t.Error("a's process died: a is still usable past the timeout")
 	}
 }

@@ -19,6 +19,7 @@ const DefaultHeartbeatTimeout = 3 * time.Second
 // key. It is safe for concurrent use.
 type Health struct {
 	timeout time.Duration
+	alive   func(worker string) bool // nil: no process is known alive
 	mu      sync.RWMutex
 	keys    map[string]*keyHealth
 	prices  map[string]decimal.Decimal // latest reference price by symbol
@@ -36,12 +37,27 @@ const maxSends = 4096
 func (kh *keyHealth) inFlight() int { return len(kh.sends) }
 
 // NewHealth returns an empty view; a key silent for longer than timeout
-// after its last heartbeat is down.
+// after its last heartbeat is down (see SetAlive for keys that idle).
 func NewHealth(timeout time.Duration) *Health {
 	if timeout <= 0 {
 		timeout = DefaultHeartbeatTimeout
 	}
 	return &Health{timeout: timeout, keys: map[string]*keyHealth{}, prices: map[string]decimal.Decimal{}}
+}
+
+// SetAlive tells the view how to know that a worker's process is alive
+// (its heartbeat in CONTROL is fresh): a key that idles is heard from only
+// every messages.KeyStatusHeartbeat, and stays up while its worker's
+// process is (see Stale). Call it before the view is used.
+func (h *Health) SetAlive(alive func(worker string) bool) { h.alive = alive }
+
+// Stale reports whether a key's last status, age old, from a worker whose
+// process is alive (or not), says nothing any more: it is older than
+// timeout and either the process is not known alive or the status is
+// older than two heartbeats past timeout (the key's worker stopped in a
+// live process). The dashboard applies the same rule.
+func Stale(age, timeout time.Duration, alive bool) bool {
+	return age > timeout && (!alive || age > timeout+2*messages.KeyStatusHeartbeat)
 }
 
 func (h *Health) key(k string) *keyHealth {
@@ -103,7 +119,7 @@ func (h *Health) stateLocked(key string, now time.Time) (messages.KeyState, bool
 	if !ok || kh.seen.IsZero() {
 		return messages.KeyActive, false
 	}
-	if now.Sub(kh.seen) > h.timeout {
+	if age := now.Sub(kh.seen); age > h.timeout && Stale(age, h.timeout, h.alive != nil && h.alive(kh.status.Worker)) {
 		return messages.KeyDown, true
 	}
 	return kh.status.State, true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,10 @@ func New(nc *nats.Conn, js jetstream.JetStream, b bus.Buckets, leases *bus.Lease
 	r := &Router{nc: nc, js: js, b: b, leases: leases, opts: opts, clock: opts.Clock,
 		log:    opts.Logger.With().Str("role", "router").Logger(),
 		health: NewHealth(opts.HeartbeatTimeout), book: NewBook(), halts: NewHalts()}
+	r.health.SetAlive(func(worker string) bool {
+		_, instance, ok := strings.Cut(worker, "@")
+		return ok && leases.Alive(instance)
+	})
 	r.cfg.Store(cfg)
 	return r
 }

@@ -30,3 +30,40 @@ func TestBenchCommand(t *testing.T) {
 		t.Errorf("unknown scenario: exit %d, %q", code, errOut.String())
 	}
 }
+
+// `keyrouter bench --scenario keys --procs N` runs the executors in N
+// processes of this very program, each serving its slice of the keys, and
+// gives each process's figures.
+func TestBenchKeysOverProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Setenv("KEYROUTER_AS_MAIN", "1") // the executor processes are this test binary (TestMain)
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--scenario", "keys", "--keys", "5", "--procs", "2", "--duration", "1s", "--json"}
+	if code := run(args, &out, &errOut); code != 0 {
+		t.Fatalf("bench exited %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var res struct {
+		Lost int `json:"lost"`
+		Keys struct {
+			Processes  int `json:"executor_processes"`
+			TradedKeys int `json:"traded_keys"`
+			PerProcess []struct {
+				Keys  int     `json:"keys"`
+				RSSMB float64 `json:"rss_mb"`
+			} `json:"per_process"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	k := res.Keys
+	if k.Processes != 2 || k.TradedKeys != 5 || res.Lost != 0 || len(k.PerProcess) != 2 {
+		t.Fatalf("got %+v (lost %d); want 5 keys traded over 2 processes, nothing lost", k, res.Lost)
+	}
+	if p := k.PerProcess; p[0].Keys+p[1].Keys != 5 || p[0].RSSMB <= 0 || p[1].RSSMB <= 0 {
+		t.Errorf("per process %+v", p)
+	}
+}

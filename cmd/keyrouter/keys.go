@@ -22,10 +22,13 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	var cf clientFlags
 	cf.register(fs)
 	once := fs.Bool("once", false, "print one snapshot (after --wait) and exit; the default when stdout is not a terminal")
-	wait := fs.Duration("wait", 1500*time.Millisecond, "with --once or --json: how long to listen for heartbeats")
+	// An idle key is heard from every messages.KeyStatusHeartbeat.
+	wait := fs.Duration("wait", messages.KeyStatusHeartbeat+500*time.Millisecond, "with --once or --json: how long to listen for heartbeats (an idle key reports every 5s)")
 	every := fs.Duration("every", time.Second, "live: how often the table is redrawn")
 	asJSON := fs.Bool("json", false, "print one snapshot as KeyStatus JSON lines (for scripts) and exit")
-	timeout := fs.Duration("heartbeat-timeout", 3*time.Second, "live: a key silent this long shows down")
+	// Without the processes' heartbeats (the router's view has them), a
+	// key idle for a heartbeat must not show down.
+	timeout := fs.Duration("heartbeat-timeout", messages.KeyStatusHeartbeat+3*time.Second, "live: a key silent this long shows down (an idle key reports every 5s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ Tools:
   check      validate a config file and exit (non-zero with the errors)
   deploy nats-config  write the NATS server config, identities (nkeys) and permissions for a config
   bench      measure latency and throughput against a raw-NATS baseline
+  bench chart  an SVG chart from saved 'bench --json' outputs (--chart rss --out FILE FILE...)
   exchange-sim  a Binance- or OKX-compatible exchange simulator on loopback (--venue binance|okx, --config, --listen, --admin)
   help       this text
 

@@ -146,8 +146,12 @@ type balance struct {
 	free, locked decimal.Decimal
 }
 
+// subscriber is a channel of updates: of values (Subscribe), or of
+// pointers (a Venue's: a buffer of pointers costs an eighth or less of
+// one of values, and every key has its own).
 type subscriber struct {
 	ch      chan executors.OrderUpdate
+	ptrs    chan *executors.OrderUpdate
 	dropped int64
 }
 

@@ -113,25 +113,63 @@ func (x *Exchange) match(b *book, now time.Time) {
 // OpenOrders. For an account that does not exist (and cannot be created)
 // the channel is closed at once.
 func (x *Exchange) Subscribe(account string) (updates <-chan executors.OrderUpdate, unsubscribe func()) {
+	s := &subscriber{ch: make(chan executors.OrderUpdate, x.subBuf)}
+	return s.ch, x.subscribe(account, s)
+}
+
+// subscribePointers is Subscribe with a channel of pointers (each update
+// is a fresh value, owned by the receiver).
+func (x *Exchange) subscribePointers(account string) (updates <-chan *executors.OrderUpdate, unsubscribe func()) {
+	s := &subscriber{ptrs: make(chan *executors.OrderUpdate, x.subBuf)}
+	return s.ptrs, x.subscribe(account, s)
+}
+
+// subscribe adds s to account's subscribers (or closes it at once, for an
+// account that cannot exist) and returns its unsubscribe.
+func (x *Exchange) subscribe(account string, s *subscriber) (unsubscribe func()) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	a, err := x.account(account)
 	if err != nil {
-		ch := make(chan executors.OrderUpdate)
-		close(ch)
-		return ch, func() {}
+		s.close()
+		return func() {}
 	}
-	s := &subscriber{ch: make(chan executors.OrderUpdate, x.subBuf)}
 	x.nextSubID++
 	id := x.nextSubID
 	a.subs[id] = s
-	return s.ch, func() {
+	return func() {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		if _, ok := a.subs[id]; ok {
 			delete(a.subs, id)
-			close(s.ch)
+			s.close()
 		}
+	}
+}
+
+func (s *subscriber) close() {
+	if s.ch != nil {
+		close(s.ch)
+	} else {
+		close(s.ptrs)
+	}
+}
+
+// send hands u to s without waiting, and says whether it had room.
+func (s *subscriber) send(u executors.OrderUpdate) bool {
+	if s.ch != nil {
+		select {
+		case s.ch <- u:
+			return true
+		default:
+			return false
+		}
+	}
+	select {
+	case s.ptrs <- &u:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -144,9 +182,7 @@ func (x *Exchange) publish(o *order, from int) {
 	}
 	u := o.updateFrom(from)
 	for _, s := range subs {
-		select {
-		case s.ch <- u:
-		default:
+		if !s.send(u) {
 			s.dropped++
 			x.dropped.Add(1)
 		}

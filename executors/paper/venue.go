@@ -25,7 +25,9 @@ type VenueOptions struct {
 	Latency time.Duration
 	// Limits are the venue's own rate limits on this key.
 	Limits []RateLimit
-	// UpdateBuffer is the capacity of the Updates channel; 1024 if zero.
+	// UpdateBuffer is the capacity of the Updates channel; 64 if zero
+	// (behind it, the Exchange's subscription holds
+	// Config.SubscriberBuffer more).
 	UpdateBuffer int
 	// AllAccountOrders makes Updates deliver every order of the account,
 	// not only those placed or queried (while open) through this Venue.
@@ -77,9 +79,9 @@ func NewVenue(x *Exchange, account string, opts VenueOptions) *Venue {
 		panic(err)
 	}
 	if opts.UpdateBuffer == 0 {
-		opts.UpdateBuffer = 1024
+		opts.UpdateBuffer = 64
 	}
-	sub, unsubscribe := x.Subscribe(account)
+	sub, unsubscribe := x.subscribePointers(account)
 	v := &Venue{
 		x: x, account: account, latency: opts.Latency, limits: l, all: opts.AllAccountOrders,
 		own:         make(map[string]struct{}),
@@ -230,7 +232,7 @@ func (v *Venue) owns(u executors.OrderUpdate) bool {
 // closed by Close.
 func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
 
-func (v *Venue) forward(sub <-chan executors.OrderUpdate) {
+func (v *Venue) forward(sub <-chan *executors.OrderUpdate) {
 	defer close(v.done)
 	for {
 		select {
@@ -240,11 +242,11 @@ func (v *Venue) forward(sub <-chan executors.OrderUpdate) {
 			if !ok {
 				return
 			}
-			if !v.owns(u) {
+			if !v.owns(*u) {
 				continue
 			}
 			select {
-			case v.updates <- u:
+			case v.updates <- *u:
 			case <-v.stop:
 				return
 			}

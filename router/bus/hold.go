@@ -53,12 +53,6 @@ func (ls *Leases) Hold(ctx context.Context, kv jetstream.KeyValue, key, follow s
 func runTerm(ctx context.Context, lease *Lease, term Term) error {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-lease.Lost():
-			cancel()
-		case <-tctx.Done():
-		}
-	}()
+	defer lease.AfterLost(cancel)()
 	return term(tctx, lease)
 }

@@ -143,12 +143,14 @@ func ReadLast(ctx context.Context, js jetstream.JetStream, stream, subject strin
 	ctx, cancel := Bounded(ctx)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		FilterSubjects:    []string{subject},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: readerInactive,
 	})
 	if err != nil {
 		return nil, false, err
 	}
+	defer dropReader(js, stream, cons)
 	if cons.CachedInfo().NumPending == 0 {
 		return nil, false, nil
 	}
@@ -162,6 +164,25 @@ func ReadLast(ctx context.Context, js jetstream.JetStream, stream, subject strin
 	return m, true, nil
 }
 
+// readerInactive is how long the server keeps a reader's consumer that
+// was not dropped (its delete failed): a stream holds 1,000 consumers by
+// default, and nats.go's ordered consumers stay 5 minutes otherwise (an
+// executor per key reading its records at start would fill KV_ORDERSTATE
+// at about 500 keys).
+const readerInactive = 30 * time.Second
+
+// dropReader deletes the consumer a read went through, at once: one
+// consumer per read would otherwise stay until readerInactive.
+func dropReader(js jetstream.JetStream, stream string, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	_ = js.DeleteConsumer(ctx, stream, info.Name)
+}
+
 // ScanLast calls fn with the last value of every subject matching filter
 // in stream (KV records: the current state of each key), in stream order,
 // and returns once it has seen them all. Deleted KV keys are skipped.
@@ -173,12 +194,14 @@ func ScanLast(ctx context.Context, js jetstream.JetStream, stream, filter string
 		return err
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		FilterSubjects:    []string{filter},
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: readerInactive,
 	})
 	if err != nil {
 		return err
 	}
+	defer dropReader(js, stream, cons)
 	info := cons.CachedInfo()
 	pending := info.NumPending
 	if pending == 0 {

@@ -177,6 +177,9 @@ func (ls *Leases) beat(ctx context.Context) error {
 	}
 	ls.mu.Lock()
 	ls.lastBeat = now
+	// An Acquire that found our heartbeat stale waits for a change: the
+	// watch may have shown it this beat before lastBeat was set.
+	ls.notifyLocked()
 	ls.mu.Unlock()
 	return nil
 }
@@ -198,6 +201,16 @@ func (ls *Leases) seeBeat(u Update) {
 		}
 	}
 	ls.notifyLocked()
+}
+
+// Alive reports whether process instance's heartbeat changed within the
+// lease TTL, as this process has seen it.
+func (ls *Leases) Alive(instance string) bool {
+	now := ls.opts.Clock.Now()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	b, ok := ls.beats[instance]
+	return ok && now.Sub(b.seen) <= ls.opts.TTL
 }
 
 func (ls *Leases) notifyLocked() {
@@ -359,7 +372,8 @@ func (ls *Leases) take(ctx context.Context, kv jetstream.KeyValue, k entryKey, e
 	if err != nil {
 		return nil, err
 	}
-	l := &Lease{ls: ls, kv: kv, k: k, rev: rev, lost: make(chan struct{})}
+	l := &Lease{ls: ls, kv: kv, k: k, rev: rev}
+	l.lostCtx, l.markLost = context.WithCancel(context.Background())
 	ls.mu.Lock()
 	ls.held[k] = l
 	ls.entries[k] = entrySeen{val: v, rev: rev, exists: true}
@@ -404,9 +418,12 @@ type Lease struct {
 	taken     string // how it was taken: "new", "released", "<holder> silent for 2s", ...
 	takenOver bool   // from another process that held it
 
-	mu       sync.Mutex
-	rev      uint64
-	lost     chan struct{}
+	mu  sync.Mutex
+	rev uint64
+	// lostCtx ends when the lease is lost: its Done is Lost, and
+	// AfterLost hangs work on it without a goroutine per lease.
+	lostCtx  context.Context
+	markLost context.CancelFunc
 	lostWhy  string
 	released bool
 }
@@ -431,13 +448,18 @@ func (l *Lease) Rev() uint64 {
 
 // Lost is closed when the lease is no longer held (another process took
 // it, a fenced write found it gone, or our heartbeat stopped).
-func (l *Lease) Lost() <-chan struct{} { return l.lost }
+func (l *Lease) Lost() <-chan struct{} { return l.lostCtx.Done() }
+
+// AfterLost arranges for f to run in its own goroutine once the lease is
+// lost (at once if it is), unless stop is called first; stop reports
+// whether it stopped f (context.AfterFunc's contract).
+func (l *Lease) AfterLost(f func()) (stop func() bool) { return context.AfterFunc(l.lostCtx, f) }
 
 // Held reports whether the lease is still held as far as this process
 // knows.
 func (l *Lease) Held() bool {
 	select {
-	case <-l.lost:
+	case <-l.lostCtx.Done():
 		return false
 	default:
 		return true
@@ -456,13 +478,13 @@ func (l *Lease) Why() string {
 func (l *Lease) lose(why string) {
 	l.mu.Lock()
 	select {
-	case <-l.lost:
+	case <-l.lostCtx.Done():
 		l.mu.Unlock()
 		return
 	default:
 	}
 	l.lostWhy = why
-	close(l.lost)
+	l.markLost()
 	released := l.released
 	l.mu.Unlock()
 	l.ls.mu.Lock()
@@ -515,7 +537,7 @@ func (l *Lease) Release() error {
 	l.released = true
 	held := true
 	select {
-	case <-l.lost:
+	case <-l.lostCtx.Done():
 		held = false
 	default:
 	}

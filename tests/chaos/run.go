@@ -100,7 +100,7 @@ func Run(ctx context.Context, bin Binaries, opts Options) (*Report, error) {
 	}
 	defer coll.Stop()
 	for _, k := range Keys {
-		if err := waitUntil(ctx, 30*time.Second, func() bool { _, ok := r.watch.Active(k, 2*time.Second); return ok }); err != nil {
+		if err := waitUntil(ctx, 30*time.Second, func() bool { _, ok := r.watch.Active(k, messages.KeyStatusHeartbeat+time.Second); return ok }); err != nil {
 			return rep, fmt.Errorf("key %s: no active KeyStatus: %w", k, err)
 		}
 	}
@@ -239,9 +239,10 @@ func (r *runner) events(ctx context.Context, evs []Event) {
 				r.logf("faults off: %v", err)
 			}
 		case KillExecutor:
-			worker, ok := r.watch.Active(ev.Key, 3*time.Second)
+			// An idle key reports every KeyStatusHeartbeat.
+			worker, ok := r.watch.Active(ev.Key, messages.KeyStatusHeartbeat+time.Second)
 			if !ok {
-				r.logf("kill executor of %s: no active KeyStatus in the last 3s; skipped", ev.Key)
+				r.logf("kill executor of %s: no active KeyStatus in the last 6s; skipped", ev.Key)
 				continue
 			}
 			p := r.env.ByName(strings.TrimPrefix(worker, ev.Key+"@"))

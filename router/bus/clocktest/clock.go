@@ -78,6 +78,19 @@ func (c *Clock) Waiters() int {
 	return len(c.waiters)
 }
 
+// WaitingAt reports whether an After channel is pending for exactly t: a
+// test can wait until a loop is parked again on its own period.
+func (c *Clock) WaitingAt(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		if w.at.Equal(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Next returns the earliest pending waiter's instant, and false if none.
 func (c *Clock) Next() (time.Time, bool) {
 	c.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -122,6 +123,10 @@ func (a *App) InProcessConn() (*nats.Conn, error) {
 	return nats.Connect("", nats.InProcessServer(a.srv))
 }
 
+// InProcessOption connects a client (or another App, through its
+// ConnectOptions and any NATSURL) to the embedded server without TCP.
+func (a *App) InProcessOption() nats.Option { return nats.InProcessServer(a.srv) }
+
 // Conn is the App's own NATS connection.
 func (a *App) Conn() *nats.Conn { return a.nc }
 
@@ -215,6 +220,12 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		a.Close()
 		return err
+	}
+	if a.mon != nil {
+		a.mon.SetAlive(func(worker string) bool {
+			_, instance, ok := strings.Cut(worker, "@")
+			return ok && a.leases.Alive(instance)
+		})
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
@@ -404,6 +415,14 @@ func (a *App) startExecutors(ctx context.Context) error {
 	if len(keys) > 0 {
 		a.add(ctx, "shares", shares.Run)
 	}
+	// One watch of the keys' halts for the whole process.
+	var halts *executors.Halts
+	if len(keys) > 0 {
+		halts = executors.NewHalts(a.buckets.Control)
+		if err := halts.Start(ctx); err != nil {
+			return fmt.Errorf("watching halts: %w", err)
+		}
+	}
 	paperGroups := map[string]*paper.LimitGroup{}
 	for _, id := range keys {
 		kc, ok := a.Config.Keys[id]
@@ -442,7 +461,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 		if wopts.Clock == nil {
 			wopts.Clock = a.Clock
 		}
-		wopts.Shares = shares
+		wopts.Shares, wopts.Halts = shares, halts
 		if m := metrics[id]; m != nil {
 			wopts.Metrics = m
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -22,6 +24,7 @@ const (
 	Hops      Scenario = "hops"
 	Saturate  Scenario = "saturate"
 	Isolation Scenario = "isolation"
+	Keys      Scenario = "keys"
 )
 
 // Options parameterise a run. Zero values take the defaults of
@@ -33,10 +36,18 @@ type Options struct {
 	// Inflight how many are in flight for throughput (default 512).
 	Intents, LatencyIntents, Inflight int
 	// Keys is the number of keys (hops: of one strategy; saturate: one
-	// strategy each; default 1).
+	// strategy each; keys: the keys started; default 1).
 	Keys int
-	// Duration of the time-bound scenarios (saturate, isolation; default
-	// 10s).
+	// Procs (keys) runs the executors in that many `keyrouter executor`
+	// processes, started from Executable, instead of in this process.
+	Procs      int
+	Executable string
+	// CPUProfile, if set, receives a CPU profile of the run (keys: of its
+	// idle interval only); HeapProfile a heap profile (keys: at the end of
+	// the idle interval, while every key runs; others: at the end).
+	CPUProfile, HeapProfile io.Writer
+	// Duration of the time-bound scenarios (saturate, isolation; keys:
+	// the idle interval; default 10s).
 	Duration time.Duration
 	// Sync is how often the embedded server flushes JetStream's files to
 	// disk, as app.App.Sync: 0 is nats-server's default (every 2 min),
@@ -95,6 +106,7 @@ type Result struct {
 
 	Saturate  *SaturateFigures  `json:"saturate,omitempty"`
 	Isolation *IsolationFigures `json:"isolation,omitempty"`
+	Keys      *KeysFigures      `json:"keys,omitempty"`
 }
 
 // Percentiles of a latency sample, in microseconds.
@@ -133,6 +145,12 @@ func Run(ctx context.Context, s Scenario, o Options) (*Result, error) {
 	}
 	var res *Result
 	var err error
+	if o.CPUProfile != nil && s != Keys {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch s {
 	case Hops:
 		res, err = runHops(ctx, o)
@@ -140,11 +158,18 @@ func Run(ctx context.Context, s Scenario, o Options) (*Result, error) {
 		res, err = runSaturate(ctx, o)
 	case Isolation:
 		res, err = runIsolation(ctx, o)
+	case Keys:
+		res, err = runKeys(ctx, o)
 	default:
-		return nil, fmt.Errorf("bench: unknown scenario %q (known: %s, %s, %s)", s, Hops, Saturate, Isolation)
+		return nil, fmt.Errorf("bench: unknown scenario %q (known: %s, %s, %s, %s)", s, Hops, Saturate, Isolation, Keys)
 	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // a wait cut short reads as an ordinary outcome
+	}
+	if err == nil && o.HeapProfile != nil && s != Keys {
+		// What the run allocated (alloc_space); what it holds is gone.
+		runtime.GC()
+		err = pprof.WriteHeapProfile(o.HeapProfile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bench %s: %w", s, err)
@@ -181,6 +206,9 @@ func Print(w io.Writer, r *Result) {
 	}
 	if i := r.Isolation; i != nil {
 		i.print(w)
+	}
+	if k := r.Keys; k != nil {
+		k.print(w)
 	}
 	if r.Lost != nil && r.Duplicates != nil {
 		fmt.Fprintf(w, "  lost %d   duplicates %d\n", *r.Lost, *r.Duplicates)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyrouter/keyrouter/configs"
 	"github.com/rs/zerolog"
 )
 
@@ -114,5 +116,54 @@ func TestPercentiles(t *testing.T) {
 	}
 	if got := percentiles(nil); got != (Percentiles{}) {
 		t.Errorf("percentiles(nil) = %+v", got)
+	}
+}
+
+// The keys bench starts its keys in this process, trades through every
+// one of them and measures the process; the JSON object carries the
+// figures under their names.
+func TestKeys(t *testing.T) {
+	res, err := Run(t.Context(), Keys, Options{Keys: 7, Duration: time.Second, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := res.Keys
+	if k == nil {
+		t.Fatalf("no keys figures in %+v", res)
+	}
+	if k.Keys != 7 || k.TradedKeys != 7 || k.Rounds != keysRounds || k.Processes != 0 {
+		t.Errorf("keys %d traded %d rounds %d processes %d; want 7 keys all traded in %d rounds, in process",
+			k.Keys, k.TradedKeys, k.Rounds, k.Processes, keysRounds)
+	}
+	if res.Intents != 7*keysRounds || *res.Lost != 0 || *res.Duplicates != 0 || len(k.Rejected) != 0 {
+		t.Errorf("intents %d lost %d duplicates %d rejected %v", res.Intents, *res.Lost, *res.Duplicates, k.Rejected)
+	}
+	if k.StartupS <= 0 || k.RSSMB <= 0 || k.BaseRSSMB <= 0 || k.RSSMB < k.BaseRSSMB || k.IdleS != 1 || k.Goroutines == 0 || k.HeapMB <= 0 || k.StackMB <= 0 || k.GoSysMB < k.HeapMB+k.StackMB {
+		t.Errorf("missing figures: %+v", k)
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{`"scenario":"keys"`, `"keys":{"keys":7,"executor_processes":0,"startup_s":`, `"rss_mb":`, `"base_rss_mb":`,
+		`"mb_per_key":`, `"idle_cpu_pct":`, `"base_idle_cpu_pct":`, `"traded_keys":7`} {
+		if !strings.Contains(string(data), field) {
+			t.Errorf("JSON %s has no %s", data, field)
+		}
+	}
+}
+
+func TestKeysConfig(t *testing.T) {
+	cfg, err := configs.Parse(keysConfigYAML(250))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Keys) != 250 || len(cfg.Strategies) != 3 {
+		t.Fatalf("%d keys, %d strategies; want 250 and 3", len(cfg.Keys), len(cfg.Strategies))
+	}
+	for i := range 250 {
+		if s := cfg.Strategies[keyStrategy(i)]; !slices.Contains(s.Keys, keyName(i)) {
+			t.Errorf("key %s not in its strategy %s's keys", keyName(i), keyStrategy(i))
+		}
 	}
 }

@@ -8,7 +8,9 @@
 //   - saturate: N keys under twice their budget: utilization, the venue's
 //     429s, expired intents;
 //   - isolation: a strategy's latency, and whether its orders ever wait
-//     for budget, while another strategy surges on other keys.
+//     for budget, while another strategy surges on other keys;
+//   - keys: N keys started (in this process or over executor processes)
+//     and traded through: start-up time, resident memory, idle CPU.
 //
 // [Run] runs one and returns a [Result] whose JSON field names are part of
 // the command line's contract (DESIGN.md: `keyrouter bench --json`);

@@ -60,6 +60,10 @@ type Monitor struct {
 	wg      sync.WaitGroup
 }
 
+// SetAlive tells the key cards how to know that a worker's process is
+// alive (View.SetAlive).
+func (m *Monitor) SetAlive(alive func(worker string) bool) { m.view.SetAlive(alive) }
+
 // New returns a Monitor; nothing runs until Listen or Watch.
 func New(opts Options) *Monitor {
 	if opts.Now == nil {

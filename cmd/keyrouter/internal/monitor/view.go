@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/messages"
+	"github.com/keyrouter/keyrouter/router"
 )
 
 // maxRejections is how many of the latest rejections the View keeps.
@@ -30,6 +31,7 @@ type View struct {
 	strategies map[string]*strategyView
 	rejections []Rejection // newest last, at most maxRejections
 	halts      map[string]Halt
+	alive      func(worker string) bool // see SetAlive; nil: none known alive
 }
 
 type keyView struct {
@@ -294,10 +296,20 @@ func (v *View) stateLocked(kv *keyView, now time.Time) string {
 	switch {
 	case kv.status == nil:
 		return "unknown"
-	case now.Sub(kv.seen) > v.timeout:
+	case router.Stale(now.Sub(kv.seen), v.timeout, v.alive != nil && v.alive(kv.status.Worker)):
 		return string(messages.KeyDown)
 	}
 	return string(kv.status.State)
+}
+
+// SetAlive tells the view how to know that a worker's process is alive,
+// as router.Health.SetAlive does: a key that idles reports only every
+// messages.KeyStatusHeartbeat. (alive reads the clock of the process
+// heartbeats it follows: the one exception to the View never reading one.)
+func (v *View) SetAlive(alive func(worker string) bool) {
+	v.mu.Lock()
+	v.alive = alive
+	v.mu.Unlock()
 }
 
 // Snapshot returns the view at now, keys and strategies sorted by ID.

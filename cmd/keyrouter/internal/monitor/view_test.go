@@ -58,6 +58,16 @@ func TestViewKeyStates(t *testing.T) {
 			t.Errorf("gauges of alpha-1: %+v", kg)
 		}
 	}
+	// A key that idles is heard from every 5 s: it stays as it was while
+	// its worker's process is alive.
+	v.SetAlive(func(worker string) bool { return worker == "alpha-2@p1" })
+	v.ObserveStatus(messages.KeyStatus{Key: "alpha-2", Venue: "binance", State: messages.KeyActive, Worker: "alpha-2@p1"}, t0)
+	if k := v.Snapshot(t0.Add(messages.KeyStatusHeartbeat)).Keys[1]; k.Key != "alpha-2" || k.State != "active" {
+		t.Errorf("an idle key of a live process, a heartbeat after its status: %s %s, want alpha-2 active", k.Key, k.State)
+	}
+	if k := v.Snapshot(t0.Add(4 * time.Second)).Keys[0]; k.State != "down" {
+		t.Errorf("alpha-1, of no live process, silent past the timeout: %s, want down", k.State)
+	}
 }
 
 func TestViewReportsAndHalts(t *testing.T) {
