@@ -116,11 +116,17 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 	o.placedAt = now
 	t.c.unconfirm(o)
 	t.mu.Unlock()
+	// What its reports roll back to if they cannot be stored: sent (its
+	// record says so), so the order stays in hand to be asked about. Back
+	// to unsent, it was given back and forgotten while its cancel, sent
+	// at once, closed it at the venue (chaos short run, seed 1: placed
+	// twice).
+	sending := o.snap()
 	u, err := t.venue.Place(t.vctx, o.venueOrder())
 	t.opts.Metrics.VenueRequest(OpPlace, t.clock.Now().Sub(now), err)
 	if err == nil {
 		t.observe(u.Usage)
-		t.placed(it, prev, u)
+		t.placed(it, sending, u)
 		return
 	}
 	var ve *VenueError

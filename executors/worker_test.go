@@ -668,3 +668,35 @@ func TestCanceledInQueueStaysCanceledWhenAWriteFails(t *testing.T) {
 		})
 	}
 }
+
+// A placed order whose reports cannot be stored stays in hand as sent: it
+// is asked about and reported once they can be, its exec message never
+// given back (given back, the order was forgotten here while its cancel,
+// sent at once, closed it at the venue; redelivered, it was placed a
+// second time in a chaos run).
+func TestPlacedOrderWhoseReportsAreNotStoredStaysInHand(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	h.active("a")
+	h.route(intent("p0", "limit", ""))
+	h.waitKind("p0", messages.KindAccepted) // REPORTS holds a message: limitStream can fill it
+	restore := limitStream(t, h, messages.StreamReports)
+	h.route(intent("p1", "limit", ""))
+	bustest.WaitFor(t, "p1's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
+	restore()
+	// Kept in hand, it is asked about a second later; given back, it
+	// would wait for its request's validity (10 s) to pass.
+	var advanced time.Duration
+	bustest.WaitFor(t, "p1 reported within 2 s of the clock", func() bool {
+		if advanced < 2*time.Second {
+			h.clock.Advance(100 * time.Millisecond)
+			advanced += 100 * time.Millisecond
+		}
+		return len(h.of("p1")) > 0
+	})
+	if n := h.venue.count("place " + clientID("p1")); n != 1 {
+		t.Errorf("p1 placed %d times", n)
+	}
+	if rs := h.of("p1"); kinds(rs) != "accepted#1" {
+		t.Errorf("p1 reports %s, want accepted#1", kinds(rs))
+	}
+}
