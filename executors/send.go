@@ -285,7 +285,10 @@ func (t *term) sendCancel(ctx context.Context, it *item) {
 		o.mu.Lock()
 		snap := o.snap()
 		u.Status = messages.StatusCanceled
-		t.finishAsync(o, snap, t.apply(o, u), false, cr)
+		// Accepted first if that was not reported yet (its reports could
+		// not be stored, and the order was not asked about since): the
+		// venue had it.
+		t.finishAsync(o, snap, append(t.accept(o, u), t.apply(o, u)...), false, cr)
 	case errors.Is(err, ErrTooLateToCancel):
 		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already closed at the venue", cr.clientOrderID))
 		t.refresh(o) // its last fills or close may not have been reported yet

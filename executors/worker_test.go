@@ -700,3 +700,26 @@ func TestPlacedOrderWhoseReportsAreNotStoredStaysInHand(t *testing.T) {
 		t.Errorf("p1 reports %s, want accepted#1", kinds(rs))
 	}
 }
+
+// As above, with the order's cancel coming before it was asked about: the
+// cancel goes to the venue, and its answer reports the order accepted
+// first, then canceled (reported canceled alone, the order was never
+// reported accepted: a chaos run, after a NATS node's loss).
+func TestCanceledBeforeItsAcceptanceIsStored(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	h.active("a")
+	h.route(intent("p0", "limit", ""))
+	h.waitKind("p0", messages.KindAccepted) // REPORTS holds a message: limitStream can fill it
+	restore := limitStream(t, h, messages.StreamReports)
+	h.route(intent("p1", "limit", ""))
+	bustest.WaitFor(t, "p1's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
+	restore()
+	h.cancel("p1") // the clock stands: p1 is not asked about yet
+	h.waitKind("p1", messages.KindCanceled)
+	if n := h.venue.count("place " + clientID("p1")); n != 1 {
+		t.Errorf("p1 placed %d times", n)
+	}
+	if rs := h.of("p1"); kinds(rs) != "accepted#1 canceled#2" {
+		t.Errorf("p1 reports %s, want accepted#1 canceled#2", kinds(rs))
+	}
+}
