@@ -133,6 +133,7 @@ func (h *harness) startKey(instance, key string, leased bool) *proc {
 	if err := opts.Halts.Start(ctx); err != nil {
 		h.t.Fatal(err)
 	}
+	opts.Ticker = executors.NewStatusTicker(h.clock, time.Second) // one per process, as the program has
 	if leased {
 		opts.Shares = executors.NewShares(b.Budgets, h.clock, log, nil)
 		groups = opts.Shares.Groups()

@@ -38,7 +38,7 @@ func (t *term) dispatch(ctx context.Context) {
 			}
 		case actResumed:
 			t.log.Info().Msg("key active again")
-			signal(t.changed)
+			t.publishStatus()
 		case actSend:
 			if ctx.Err() != nil {
 				// The lease is gone: nothing more goes out from here.

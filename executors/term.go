@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
@@ -38,10 +39,17 @@ type term struct {
 	halted      bool
 	savedSpends uint64 // core.spends when the budget state was last written
 
-	lastStatus messages.KeyStatus // the last published (statusLoop's, see publish)
+	statusMu   sync.Mutex         // held while a status is taken and published: they go out in order
+	lastStatus messages.KeyStatus // the last published; statusMu
+
+	// The status ticker's (see tick): when the queued orders are next
+	// kept in progress, and whether a budget write is under way.
+	nextInProgress time.Time
+	saving         atomic.Bool
+	bg             context.Context // budget writes; ends after the drain
+	saves          sync.WaitGroup
 
 	wake    chan struct{} // cap 1: the dispatcher has something to look at
-	changed chan struct{} // cap 1: state changed, publish status now
 	post    sync.WaitGroup
 	postSem chan struct{} // bounds reporting goroutines; full: the dispatcher waits
 }
@@ -51,7 +59,7 @@ func newTerm(w *Worker, lease *bus.Lease) *term {
 		Worker: w, lease: lease,
 		c:              newCore(w.opts.Key, w.opts.QueueSize, w.budget),
 		handledCancels: map[uint64]*cancelReq{}, redoing: map[string]bool{},
-		wake: make(chan struct{}, 1), changed: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 		postSem: make(chan struct{}, 256),
 	}
 }
@@ -126,9 +134,15 @@ func (t *term) run(ctx context.Context) error {
 	}
 
 	var loops sync.WaitGroup
-	loops.Add(2)
-	go func() { defer loops.Done(); t.statusLoop(bg) }()
-	go func() { defer loops.Done(); t.updatesLoop(bg) }()
+	loops.Go(func() { t.updatesLoop(bg) })
+	t.bg = bg
+	t.nextInProgress = t.clock.Now().Add(t.opts.AckWait / 3)
+	ticker := t.opts.Ticker
+	if ticker == nil {
+		ticker = NewStatusTicker(t.clock, t.opts.StatusEvery) // a goroutine of this term's own
+	}
+	t.publishStatus()
+	untick := ticker.add(t)
 
 	t.dispatch(ctx)
 
@@ -141,6 +155,8 @@ func (t *term) run(ctx context.Context) error {
 	}
 	t.post.Wait()
 	t.giveBack()
+	untick()
+	t.saves.Wait()
 	stopBG()
 	unfollow()
 	loops.Wait()
@@ -223,7 +239,7 @@ func (t *term) setState(s messages.KeyState, until time.Time, msg string) {
 		return
 	}
 	t.log.Warn().Str("state", string(s)).Time("until", until).Str("why", msg).Msg("key state")
-	signal(t.changed)
+	t.publishStatus() // at once, not at the next tick
 	signal(t.wake)
 	// Finishing work in hand outlives the term's context; every wait on
 	// the bus is bounded.
@@ -245,33 +261,40 @@ func (t *term) async(f func()) {
 	}()
 }
 
-// statusLoop looks at the key every StatusEvery: it publishes the status
-// at once on a change of state (changed), when anything else in it
-// changed, or when the last one is StatusHeartbeat old; an idle key is
-// heard from every StatusHeartbeat, not every second.
-func (t *term) statusLoop(ctx context.Context) {
-	inProgressEvery := t.opts.AckWait / 3
-	nextInProgress := t.clock.Now().Add(inProgressEvery)
-	t.publishStatus()
-	for {
-		forced := false
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.clock.After(t.opts.StatusEvery):
-		case <-t.changed:
-			forced = true
-		}
-		t.checkVenue()
-		t.saveBudget(ctx)
-		if now := t.clock.Now(); !now.Before(nextInProgress) {
-			t.keepQueuedInProgress()
-			nextInProgress = now.Add(inProgressEvery)
-		}
-		if st := t.status(); statusDue(&st, &t.lastStatus, forced, t.opts.StatusHeartbeat) {
-			t.publish(st)
-		}
+// tick is the status ticker's look at the key, every StatusEvery: it
+// publishes the status when anything in it changed or the last one is
+// StatusHeartbeat old (an idle key is heard from every StatusHeartbeat,
+// not every second; a change of state went out at once, in setState),
+// saves the budget if it was spent, and keeps the queued orders in
+// progress. It waits for no I/O but publishes: the budget is written on a
+// goroutine of its own, one write at a time.
+func (t *term) tick() {
+	t.checkVenue()
+	t.saveBudgetAsync()
+	if now := t.clock.Now(); !now.Before(t.nextInProgress) {
+		t.keepQueuedInProgress()
+		t.nextInProgress = now.Add(t.opts.AckWait / 3)
 	}
+	t.statusMu.Lock()
+	defer t.statusMu.Unlock()
+	if st := t.status(); statusDue(&st, &t.lastStatus, false, t.opts.StatusHeartbeat) {
+		t.publishLocked(st)
+	}
+}
+
+// saveBudgetAsync starts saveBudget on a goroutine unless one is under
+// way or nothing was spent since the last write.
+func (t *term) saveBudgetAsync() {
+	t.mu.Lock()
+	same := t.c.spends == t.savedSpends
+	t.mu.Unlock()
+	if same || !t.saving.CompareAndSwap(false, true) {
+		return
+	}
+	t.saves.Go(func() {
+		defer t.saving.Store(false)
+		t.saveBudget(t.bg)
+	})
 }
 
 // statusDue says whether status st is to be published, last being the
@@ -354,11 +377,17 @@ func (t *term) status() messages.KeyStatus {
 	return st
 }
 
-func (t *term) publishStatus() { t.publish(t.status()) }
+// publishStatus publishes the key's status now.
+func (t *term) publishStatus() {
+	t.statusMu.Lock()
+	defer t.statusMu.Unlock()
+	t.publishLocked(t.status())
+}
 
-// publish publishes st and remembers it as the last one published (only
-// statusLoop publishes while it runs; run before and after it).
-func (t *term) publish(st messages.KeyStatus) {
+// publishLocked publishes st and remembers it as the last one published.
+// statusMu held, and st taken under it: statuses go out in the order they
+// were taken.
+func (t *term) publishLocked(st messages.KeyStatus) {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return

@@ -34,6 +34,10 @@ type Options struct {
 	// StatusHeartbeat (default messages.KeyStatusHeartbeat) when it did
 	// not; a change of state is published at once.
 	StatusEvery, StatusHeartbeat time.Duration
+	// Ticker, if set, looks at the key instead of a ticker of the
+	// worker's own (with StatusEvery): one goroutine and one timer for
+	// every worker of the process. Its period replaces StatusEvery.
+	Ticker *StatusTicker
 	// RequestValidity bounds how long after it was sent a Place can
 	// still take effect at the venue (its request window, e.g. Binance's
 	// recvWindow, or the request timeout); a worker taking over a key

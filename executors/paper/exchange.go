@@ -146,12 +146,11 @@ type balance struct {
 	free, locked decimal.Decimal
 }
 
-// subscriber is a channel of updates: of values (Subscribe), or of
-// pointers (a Venue's: a buffer of pointers costs an eighth or less of
-// one of values, and every key has its own).
+// subscriber is a channel of updates (Subscribe), or a func taking them
+// (a Venue's, see Venue.offer).
 type subscriber struct {
 	ch      chan executors.OrderUpdate
-	ptrs    chan *executors.OrderUpdate
+	fn      func(executors.OrderUpdate) bool
 	dropped int64
 }
 

@@ -117,11 +117,11 @@ func (x *Exchange) Subscribe(account string) (updates <-chan executors.OrderUpda
 	return s.ch, x.subscribe(account, s)
 }
 
-// subscribePointers is Subscribe with a channel of pointers (each update
-// is a fresh value, owned by the receiver).
-func (x *Exchange) subscribePointers(account string) (updates <-chan *executors.OrderUpdate, unsubscribe func()) {
-	s := &subscriber{ptrs: make(chan *executors.OrderUpdate, x.subBuf)}
-	return s.ptrs, x.subscribe(account, s)
+// subscribeFunc is Subscribe with fn in place of the channel: fn is
+// called with x.mu held, must not wait, and says whether it took the
+// update (false: dropped and counted).
+func (x *Exchange) subscribeFunc(account string, fn func(executors.OrderUpdate) bool) (unsubscribe func()) {
+	return x.subscribe(account, &subscriber{fn: fn})
 }
 
 // subscribe adds s to account's subscribers (or closes it at once, for an
@@ -150,8 +150,6 @@ func (x *Exchange) subscribe(account string, s *subscriber) (unsubscribe func())
 func (s *subscriber) close() {
 	if s.ch != nil {
 		close(s.ch)
-	} else {
-		close(s.ptrs)
 	}
 }
 
@@ -165,12 +163,7 @@ func (s *subscriber) send(u executors.OrderUpdate) bool {
 			return false
 		}
 	}
-	select {
-	case s.ptrs <- &u:
-		return true
-	default:
-		return false
-	}
+	return s.fn(u)
 }
 
 // publish sends o's state, with the fills from index from on, to its

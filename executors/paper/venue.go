@@ -61,8 +61,18 @@ type Venue struct {
 	updates     chan executors.OrderUpdate
 	unsubscribe func()
 	stop        chan struct{}
-	done        chan struct{}
 	closeOnce   sync.Once
+
+	// Updates that found Updates full wait in q (at most qmax, the
+	// Exchange's SubscriberBuffer) for a goroutine that runs only while
+	// they do: an idle Venue holds neither a goroutine nor a buffer
+	// beyond Updates'.
+	qmu        sync.Mutex
+	q          []executors.OrderUpdate
+	qmax       int
+	forwarding bool // the goroutine runs: new updates queue behind q
+	shut       bool // Close began: nothing more goes into Updates
+	fwd        sync.WaitGroup
 }
 
 var _ executors.Venue = (*Venue)(nil)
@@ -81,16 +91,14 @@ func NewVenue(x *Exchange, account string, opts VenueOptions) *Venue {
 	if opts.UpdateBuffer == 0 {
 		opts.UpdateBuffer = 64
 	}
-	sub, unsubscribe := x.subscribePointers(account)
 	v := &Venue{
 		x: x, account: account, latency: opts.Latency, limits: l, all: opts.AllAccountOrders,
-		own:         make(map[string]struct{}),
-		updates:     make(chan executors.OrderUpdate, opts.UpdateBuffer),
-		unsubscribe: unsubscribe,
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
+		own:     make(map[string]struct{}),
+		updates: make(chan executors.OrderUpdate, opts.UpdateBuffer),
+		stop:    make(chan struct{}),
+		qmax:    x.subBuf,
 	}
-	go v.forward(sub)
+	v.unsubscribe = x.subscribeFunc(account, v.offer)
 	return v
 }
 
@@ -232,36 +240,72 @@ func (v *Venue) owns(u executors.OrderUpdate) bool {
 // closed by Close.
 func (v *Venue) Updates() <-chan executors.OrderUpdate { return v.updates }
 
-func (v *Venue) forward(sub <-chan *executors.OrderUpdate) {
-	defer close(v.done)
-	for {
+// offer takes an update from the Exchange (x.mu held: it never waits):
+// into Updates if it has room and nothing waits before it, else behind
+// the updates waiting, for the forwarding goroutine; false if they are
+// already as many as the Exchange's SubscriberBuffer.
+func (v *Venue) offer(u executors.OrderUpdate) bool {
+	if !v.owns(u) {
+		return true
+	}
+	v.qmu.Lock()
+	defer v.qmu.Unlock()
+	if v.shut {
+		return true
+	}
+	if !v.forwarding {
 		select {
+		case v.updates <- u:
+			return true
+		default:
+		}
+	}
+	if len(v.q) >= v.qmax {
+		return false
+	}
+	v.q = append(v.q, u)
+	if !v.forwarding {
+		v.forwarding = true
+		v.fwd.Add(1)
+		go v.forward()
+	}
+	return true
+}
+
+// forward moves the waiting updates into Updates, in order, and ends
+// when none waits (or at Close).
+func (v *Venue) forward() {
+	defer v.fwd.Done()
+	for {
+		v.qmu.Lock()
+		if len(v.q) == 0 || v.shut {
+			v.forwarding, v.q = false, nil // its array is given back
+			v.qmu.Unlock()
+			return
+		}
+		u := v.q[0]
+		v.q[0] = executors.OrderUpdate{}
+		v.q = v.q[1:]
+		v.qmu.Unlock()
+		select {
+		case v.updates <- u:
 		case <-v.stop:
 			return
-		case u, ok := <-sub:
-			if !ok {
-				return
-			}
-			if !v.owns(*u) {
-				continue
-			}
-			select {
-			case v.updates <- *u:
-			case <-v.stop:
-				return
-			}
 		}
 	}
 }
 
-// Close ends the subscription, waits for the forwarding goroutine and
-// closes Updates. Requests after Close fail as Unavailable.
+// Close ends the subscription, waits for the forwarding goroutine (if
+// one runs) and closes Updates. Requests after Close fail as Unavailable.
 func (v *Venue) Close() error {
 	v.closeOnce.Do(func() {
 		v.closed.Store(true)
+		v.qmu.Lock()
+		v.shut = true
+		v.qmu.Unlock()
 		close(v.stop)
 		v.unsubscribe()
-		<-v.done
+		v.fwd.Wait()
 		close(v.updates)
 	})
 	return nil

@@ -423,6 +423,9 @@ func (a *App) startExecutors(ctx context.Context) error {
 			return fmt.Errorf("watching halts: %w", err)
 		}
 	}
+	// One status ticker for every key of the process: one timer, not one
+	// per key.
+	ticker := executors.NewStatusTicker(a.Clock, a.WorkerOptions.StatusEvery)
 	paperGroups := map[string]*paper.LimitGroup{}
 	for _, id := range keys {
 		kc, ok := a.Config.Keys[id]
@@ -461,7 +464,7 @@ func (a *App) startExecutors(ctx context.Context) error {
 		if wopts.Clock == nil {
 			wopts.Clock = a.Clock
 		}
-		wopts.Shares, wopts.Halts = shares, halts
+		wopts.Shares, wopts.Halts, wopts.Ticker = shares, halts, ticker
 		if m := metrics[id]; m != nil {
 			wopts.Metrics = m
 		}
