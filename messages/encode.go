@@ -1,7 +1,6 @@
 package messages
 
 import (
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -30,21 +29,7 @@ func (r *ExecutionReport) AppendJSON(dst []byte) []byte {
 		b = appendDecimal(append(b, `,"price":`...), *r.Price)
 	}
 	if len(r.Tags) > 0 {
-		b = append(b, `,"tags":{`...)
-		keys := make([]string, 0, len(r.Tags))
-		for k := range r.Tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, r.Tags[k])
-		}
-		b = append(b, '}')
+		b = appendTags(append(b, `,"tags":`...), r.Tags)
 	}
 	b = optString(b, `,"key":`, r.Key)
 	b = optString(b, `,"venue":`, r.Venue)

@@ -67,7 +67,7 @@ func (t *term) handleNew(ctx context.Context, m jetstream.Msg, tk *turn) {
 			t.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
 		}
 	}
-	data, _ := json.Marshal(eo)
+	data := eo.AppendJSON(make([]byte, 0, 512))
 	claim := bus.ClaimMsg(messages.ExecNewSubject(key, strategy, in.ClientOrderID), data, seq, 1)
 	err = t.publish(ctx, tk, claim, jetstream.WithExpectLastSequenceForSubject(0, messages.ExecClaimSubjects(strategy, in.ClientOrderID)))
 	if err != nil && key != messages.RefusedKey {
@@ -316,7 +316,7 @@ func (t *term) handleReroute(ctx context.Context, m jetstream.Msg, tk *turn) {
 	} else {
 		t.health.Sent(key, now)
 	}
-	data, _ := json.Marshal(out)
+	data := out.AppendJSON(make([]byte, 0, 512))
 	msg := bus.ClaimMsg(messages.ExecNewSubject(key, strategy, in.ClientOrderID), data, eo.IntentSeq, eo.Routed)
 	err = t.publish(ctx, tk, msg, jetstream.WithExpectLastSequenceForSubject(eo.ClaimSeq, subjects))
 	switch {
