@@ -251,11 +251,38 @@ func jsonString(field string, raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", fieldErr(field, "must be a string")
 	}
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", fieldErr(field, "must be a string")
 	}
 	return s, nil
+}
+
+// plainString returns the text of the JSON string token raw when it has
+// no escapes and no control characters and is valid UTF-8: then it is
+// exactly what encoding/json decodes raw to, without its reflection.
+// False means raw needs encoding/json (or is not such a token).
+func plainString(raw []byte) (string, bool) {
+	n := len(raw)
+	if n < 2 || raw[0] != '"' || raw[n-1] != '"' {
+		return "", false
+	}
+	ascii := true
+	for _, c := range raw[1 : n-1] {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(raw[1:n-1]) {
+		return "", false
+	}
+	return string(raw[1 : n-1]), true
 }
 
 // jsonDecimal reads a decimal from a JSON string or a JSON number's literal

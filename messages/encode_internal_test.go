@@ -257,4 +257,39 @@ func BenchmarkInternalEncoding(b *testing.B) {
 			_, _ = json.Marshal(plainOrderRecord(r))
 		}
 	})
+	eoData, recData := o.AppendJSON(nil), r.AppendJSON(nil)
+	b.Run("ExecOrder/Decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeExecOrder(eoData); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ExecOrder/json.Unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var o ExecOrder
+			if err := json.Unmarshal(eoData, &o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("OrderRecord/Decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeOrderRecord(recData); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("OrderRecord/json.Unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r OrderRecord
+			if err := json.Unmarshal(recData, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

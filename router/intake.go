@@ -105,10 +105,11 @@ func (t *term) claimed(ctx context.Context, m jetstream.Msg, in *messages.OrderI
 		return
 	}
 	if c.IntentSeq == seq {
-		var eo messages.ExecOrder
-		if c.Key == messages.RefusedKey && json.Unmarshal(c.Msg.Data, &eo) == nil && eo.Refused != nil {
-			t.answerRefused(ctx, m, nil, &eo)
-			return
+		if c.Key == messages.RefusedKey {
+			if eo, err := messages.DecodeExecOrder(c.Msg.Data); err == nil && eo.Refused != nil {
+				t.answerRefused(ctx, m, nil, &eo)
+				return
+			}
 		}
 		_ = m.Ack()
 		return
@@ -275,9 +276,9 @@ func (t *term) intentsHandled(ctx context.Context, strategy string, before uint6
 // halted, risk, permissions). The claim must be the handing key's, so a
 // hand-back from anyone else changes nothing.
 func (t *term) handleReroute(ctx context.Context, m jetstream.Msg, tk *turn) {
-	var eo messages.ExecOrder
 	strategy := strings.TrimPrefix(m.Subject(), messages.OrdersReroutePrefix)
-	if err := json.Unmarshal(m.Data(), &eo); err != nil || eo.Intent.ClientOrderID == "" || eo.Intent.Strategy != strategy || eo.ClaimSeq == 0 {
+	eo, err := messages.DecodeExecOrder(m.Data())
+	if err != nil || eo.Intent.ClientOrderID == "" || eo.Intent.Strategy != strategy || eo.ClaimSeq == 0 {
 		t.log.Error().Err(err).Str("subject", m.Subject()).Msg("undecodable hand-back dropped")
 		_ = m.Term()
 		return

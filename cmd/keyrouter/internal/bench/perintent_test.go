@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -99,8 +98,8 @@ func BenchmarkIntentCPU(b *testing.B) {
 		routed := claim.AppendJSON(make([]byte, 0, 512))
 		published = routed
 		// Executor.
-		var eo messages.ExecOrder
-		if err := json.Unmarshal(routed, &eo); err != nil {
+		eo, err := messages.DecodeExecOrder(routed)
+		if err != nil {
 			b.Fatal(err)
 		}
 		if ok, _ := bud.TryTake(at, budget.Op{Class: budget.ClassNew, Symbol: eo.Intent.Symbol}); !ok {
