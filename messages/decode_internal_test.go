@@ -133,3 +133,54 @@ func FuzzInternalDecoding(f *testing.F) {
 		sameAsUnmarshal(t, bytes.Clone(data))
 	})
 }
+
+// sameSplit checks splitObject against json.Unmarshal into a map of raw
+// messages, for a valid JSON object.
+func sameSplit(t *testing.T, data []byte) {
+	t.Helper()
+	if !json.Valid(data) || !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
+		return
+	}
+	var want map[string]json.RawMessage
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatalf("%q: %v", data, err)
+	}
+	got := splitObject(data)
+	if len(got) != len(want) {
+		t.Fatalf("splitObject(%q) = %q, want %q", data, got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || !bytes.Equal(g, v) {
+			t.Fatalf("splitObject(%q)[%q] = %q, want %q", data, k, g, v)
+		}
+	}
+}
+
+func TestSplitObjectMatchesEncodingJSON(t *testing.T) {
+	for _, data := range []string{`{}`, ` { } `, "\t{\"a\" :\n1 ,\r\"b\":[ 1, {\"c\":\"}]\\\"\"} ] }\n",
+		`{"client_order_id":"x","client_order_id":"y"}`, `{"\u0063lient_order_id":"x","client_order_id":"y"}`,
+		`{"a":true,"b":false,"c":null,"d":-1.5e+3,"e":"\\","f":{}}`, "{\"\xff\":1,\"\\ud800\":2}",
+		`{"tags":{"a":"b","c":{"d":[]}},"x":"{\"y\":1}"}`, `{"a":1}   `, `{"é":"ü"}`} {
+		sameSplit(t, []byte(data))
+	}
+	g := gen{rand.New(rand.NewSource(6))}
+	for range 2000 {
+		o, r := g.execOrder(), g.orderRecord()
+		for _, data := range [][]byte{o.AppendJSON(nil), r.AppendJSON(nil), []byte(`{"tags":` + string(appendTags(nil, g.intent().Tags)) + `}`)} {
+			sameSplit(t, data)
+			for range 4 {
+				sameSplit(t, mutate(g.rng, data))
+			}
+		}
+	}
+}
+
+// FuzzSplitObject: splitObject splits every valid JSON object as
+// json.Unmarshal does.
+func FuzzSplitObject(f *testing.F) {
+	f.Add([]byte(`{"a":1,"b":[{"c":"]"}],"a":" \" "}`))
+	f.Add([]byte(`{"client_order_id":"x","quantity":1.5,"tags":{"a":"b"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sameSplit(t, data)
+	})
+}
