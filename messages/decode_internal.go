@@ -149,6 +149,23 @@ func (s *scanner) str(dst *string) bool {
 	return json.Unmarshal(tok, dst) == nil
 }
 
+// word reads a string as str does; one of words is not copied from the
+// input but taken as it is.
+func (s *scanner) word(dst *string, words ...string) bool {
+	start := s.i
+	tok, esc, ok := s.stringToken()
+	if ok && !esc {
+		for _, w := range words {
+			if string(tok[1:len(tok)-1]) == w {
+				*dst = w
+				return true
+			}
+		}
+	}
+	s.i = start
+	return s.str(dst)
+}
+
 // numberToken reads an integer literal: -?(0|[1-9][0-9]*), not followed
 // by a fraction or an exponent.
 func (s *scanner) numberToken(signed bool) ([]byte, bool) {
@@ -355,16 +372,16 @@ func (s *scanner) intent(in *OrderIntent) bool {
 		case 2:
 			return s.str(&in.Symbol)
 		case 3:
-			return s.str((*string)(&in.Side))
+			return s.word((*string)(&in.Side), string(Buy), string(Sell))
 		case 4:
-			return s.str((*string)(&in.Type))
+			return s.word((*string)(&in.Type), string(Limit), string(Market))
 		case 5:
 			return s.dec(&in.Quantity)
 		case 6:
 			in.Price = new(decimal.Decimal)
 			return s.dec(in.Price)
 		case 7:
-			return s.str((*string)(&in.TimeInForce))
+			return s.word((*string)(&in.TimeInForce), string(GTC), string(IOC), string(FOK))
 		case 8:
 			return s.bool(&in.PostOnly)
 		case 9:
@@ -398,13 +415,14 @@ func (s *scanner) orderRecord(r *OrderRecord) bool {
 		case 5:
 			return s.int(&r.Route)
 		case 6:
-			return s.str(&r.Phase)
+			return s.word(&r.Phase, PhaseSending, PhaseOpen, PhaseDone, PhaseHandedBack)
 		case 7:
 			return s.time(&r.SendingAt)
 		case 8:
 			return s.str(&r.VenueOrderID)
 		case 9:
-			return s.str((*string)(&r.Status))
+			return s.word((*string)(&r.Status), string(StatusNew), string(StatusPartiallyFilled), string(StatusFilled),
+				string(StatusCanceled), string(StatusRejected), string(StatusExpired))
 		case 10:
 			return s.dec(&r.CumQuantity)
 		case 11:

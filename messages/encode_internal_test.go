@@ -24,7 +24,7 @@ type gen struct{ rng *rand.Rand }
 
 var (
 	genStrs = []string{"", "a", "alpha-1", `quo"te`, `back\slash`, "tab\tnl\n", "<html>&", "ünïcode €",
-		"\u2028\u2029", "bad\xffutf8", "\x01ctl\x1f", "BTC-USDT"}
+		"\u2028\u2029", "bad\xffutf8", "\x01ctl\x1f", "BTC-USDT", "buy", "market", "ioc", "done", "filled", "Sell"}
 	genDecs = []string{"0", "0.000", "1.5", "-0.0001", "123456789.123456789", "1e-8", "60000"}
 )
 
@@ -292,4 +292,27 @@ func BenchmarkInternalEncoding(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestAppendDecimalTextMatchesString(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	check := func(d decimal.Decimal) {
+		t.Helper()
+		if got, want := string(appendDecimalText(nil, d)), d.String(); got != want {
+			t.Fatalf("appendDecimalText(%s, exp %d) = %s, want %s", want, d.Exponent(), got, want)
+		}
+	}
+	for _, s := range []string{"0", "0.000", "-0.0", "1", "-1", "10", "1.50", "0.01", "-0.000100", "123456789.123456789",
+		"999999999999999999", "-999999999999999999", "1000000000000000000", "0.000000000000000001", "1e-18", "1e-19",
+		"9223372036854775807", "-9223372036854775808", "1e3", "1.5e2", "100000000000000000000.5"} {
+		check(decimal.RequireFromString(s))
+	}
+	check(decimal.Decimal{})
+	for range 100000 {
+		v := rng.Int63() >> rng.Intn(63)
+		if rng.Intn(2) == 0 {
+			v = -v
+		}
+		check(decimal.New(v, int32(rng.Intn(26)-22)))
+	}
 }
