@@ -101,13 +101,27 @@ func decodeIntentFields(in *OrderIntent, f map[string]json.RawMessage) error {
 			*dst, err = jsonString(name, raw)
 		}
 	}
+	// The enumerations' values are taken as their constants, not copied.
+	word := func(name string, dst *string, words ...string) {
+		if raw, ok := f[name]; ok && err == nil {
+			for _, w := range words {
+				if len(raw) == len(w)+2 && raw[0] == '"' && string(raw[1:len(raw)-1]) == w {
+					*dst = w
+					return
+				}
+			}
+			*dst, err = jsonString(name, raw)
+		}
+	}
 	var side, typ, tif string
-	str("client_order_id", &in.ClientOrderID)
+	if in.ClientOrderID == "" { // else decodeOrderIntent read it already
+		str("client_order_id", &in.ClientOrderID)
+	}
 	str("strategy", &in.Strategy)
 	str("symbol", &in.Symbol)
-	str("side", &side)
-	str("type", &typ)
-	str("time_in_force", &tif)
+	word("side", &side, string(Buy), string(Sell))
+	word("type", &typ, string(Limit), string(Market))
+	word("time_in_force", &tif, string(GTC), string(IOC), string(FOK))
 	str("venue", &in.Venue)
 	str("key", &in.Key)
 	if err != nil {
