@@ -501,6 +501,9 @@ func jsonTags(raw json.RawMessage) (map[string]string, error) {
 // deterministic. Lengths count Unicode characters, as JSON Schema's
 // minLength and maxLength do.
 func checkTags(tags map[string]string) error {
+	if len(tags) == 0 {
+		return nil // and no slice of no names
+	}
 	if len(tags) > MaxTags {
 		return fieldErr("tags", "at most %d tags, got %d", MaxTags, len(tags))
 	}

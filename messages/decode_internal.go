@@ -18,9 +18,9 @@ func DecodeExecOrder(data []byte) (ExecOrder, error) {
 	if s := (scanner{b: data}); s.execOrder(&o) && s.end() {
 		return o, nil
 	}
-	o = ExecOrder{}
-	err := json.Unmarshal(data, &o)
-	return o, err
+	var j ExecOrder // not o, which can then stay off the heap
+	err := json.Unmarshal(data, &j)
+	return j, err
 }
 
 // DecodeOrderRecord decodes data as json.Unmarshal does into a zero
@@ -30,9 +30,9 @@ func DecodeOrderRecord(data []byte) (OrderRecord, error) {
 	if s := (scanner{b: data}); s.orderRecord(&r) && s.end() {
 		return r, nil
 	}
-	r = OrderRecord{}
-	err := json.Unmarshal(data, &r)
-	return r, err
+	var j OrderRecord // not r, which can then stay off the heap
+	err := json.Unmarshal(data, &j)
+	return j, err
 }
 
 // Member names in the order the encoders write them (and the types
@@ -146,7 +146,14 @@ func (s *scanner) str(dst *string) bool {
 			return true
 		}
 	}
-	return json.Unmarshal(tok, dst) == nil
+	// Through a copy, so dst (and the message it is in) need not be on
+	// the heap.
+	var v string
+	if json.Unmarshal(tok, &v) != nil {
+		return false
+	}
+	*dst = v
+	return true
 }
 
 // word reads a string as str does; one of words is not copied from the
@@ -437,7 +444,10 @@ func (s *scanner) orderRecord(r *OrderRecord) bool {
 		case 15:
 			return s.time(&r.UpdatedAt)
 		case 16:
-			return s.rawArray(&r.Reports)
+			var reports []ExecutionReport // a copy, as in str
+			ok := s.rawArray(&reports)
+			r.Reports = reports
+			return ok
 		default:
 			return s.uint(&r.CancelSeq)
 		}
