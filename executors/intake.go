@@ -2,7 +2,6 @@ package executors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,8 +39,8 @@ func (t *term) takeIn(ctx context.Context, subject string, data []byte, seq, del
 		t.takeCancel(ctx, es, seq, msg)
 		return
 	}
-	var eo messages.ExecOrder
-	if err := json.Unmarshal(data, &eo); err != nil || eo.Intent.ClientOrderID != es.ClientOrderID || eo.Intent.Strategy != es.Strategy {
+	eo, err := messages.DecodeExecOrder(data)
+	if err != nil || eo.Intent.ClientOrderID != es.ClientOrderID || eo.Intent.Strategy != es.Strategy {
 		t.log.Error().Err(err).Str("subject", subject).Msg("undecodable exec order dropped")
 		terminate(msg)
 		return
@@ -347,8 +346,8 @@ func (t *term) cancelRetry(cr *cancelReq, err error) {
 func (t *term) recover(ctx context.Context, cons jetstream.Consumer) error {
 	var recs []messages.OrderRecord
 	err := bus.ScanLast(ctx, t.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject(messages.OrderStateKeys(t.opts.Key)), func(m jetstream.Msg) error {
-		var rec messages.OrderRecord
-		if json.Unmarshal(m.Data(), &rec) == nil && rec.Intent != nil && rec.Key == t.opts.Key {
+		rec, err := messages.DecodeOrderRecord(m.Data())
+		if err == nil && rec.Intent != nil && rec.Key == t.opts.Key {
 			recs = append(recs, rec)
 		}
 		return nil

@@ -2,7 +2,6 @@ package executors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -135,7 +134,7 @@ func (t *term) writeRecord(ctx context.Context, o *order, now time.Time) error {
 
 // putRecord stores rec, o's record, as writeRecord does. o.mu held.
 func (t *term) putRecord(ctx context.Context, o *order, rec *messages.OrderRecord) error {
-	data, _ := json.Marshal(rec)
+	data := rec.AppendJSON(make([]byte, 0, 1024))
 	var ttl time.Duration
 	if o.phase == messages.PhaseDone || o.phase == messages.PhaseHandedBack {
 		ttl = bus.RecordTTL

@@ -45,8 +45,9 @@ func (t *term) handBack(ctx context.Context, it *item) {
 // (handed_back) makes the redelivery publish again.
 func (t *term) publishReroute(ctx context.Context, o *order) {
 	in := o.intent
-	data, _ := json.Marshal(messages.ExecOrder{Intent: in, ReceivedAt: o.received, IntentSeq: o.intentSeq,
-		Routed: o.route + 1, From: t.opts.Key, ClaimSeq: o.claimSeq})
+	eo := messages.ExecOrder{Intent: in, ReceivedAt: o.received, IntentSeq: o.intentSeq,
+		Routed: o.route + 1, From: t.opts.Key, ClaimSeq: o.claimSeq}
+	data := eo.AppendJSON(make([]byte, 0, 512))
 	m := nats.NewMsg(messages.OrdersRerouteSubject(in.Strategy))
 	m.Data = data
 	m.Header.Set(nats.MsgIdHdr, "reroute."+o.kvKey+"."+strconv.Itoa(o.route+1))

@@ -2,7 +2,6 @@ package executors
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -212,7 +211,7 @@ func (w *Worker) readRecord(ctx context.Context, stateKey string) (rec messages.
 	if err != nil || !found {
 		return rec, false, err
 	}
-	if err := json.Unmarshal(m.Data(), &rec); err != nil {
+	if rec, err = messages.DecodeOrderRecord(m.Data()); err != nil {
 		return rec, false, err
 	}
 	return rec, true, nil

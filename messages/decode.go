@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -100,13 +101,27 @@ func decodeIntentFields(in *OrderIntent, f map[string]json.RawMessage) error {
 			*dst, err = jsonString(name, raw)
 		}
 	}
+	// The enumerations' values are taken as their constants, not copied.
+	word := func(name string, dst *string, words ...string) {
+		if raw, ok := f[name]; ok && err == nil {
+			for _, w := range words {
+				if len(raw) == len(w)+2 && raw[0] == '"' && string(raw[1:len(raw)-1]) == w {
+					*dst = w
+					return
+				}
+			}
+			*dst, err = jsonString(name, raw)
+		}
+	}
 	var side, typ, tif string
-	str("client_order_id", &in.ClientOrderID)
+	if in.ClientOrderID == "" { // else decodeOrderIntent read it already
+		str("client_order_id", &in.ClientOrderID)
+	}
 	str("strategy", &in.Strategy)
 	str("symbol", &in.Symbol)
-	str("side", &side)
-	str("type", &typ)
-	str("time_in_force", &tif)
+	word("side", &side, string(Buy), string(Sell))
+	word("type", &typ, string(Limit), string(Market))
+	word("time_in_force", &tif, string(GTC), string(IOC), string(FOK))
 	str("venue", &in.Venue)
 	str("key", &in.Key)
 	if err != nil {
@@ -221,7 +236,9 @@ func objectFields(data []byte, known map[string]bool) (map[string]json.RawMessag
 		return nil, &ValidationError{Rule: "message is not a JSON object"}
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
+	if json.Valid(data) {
+		fields = splitObject(data)
+	} else if err := json.Unmarshal(data, &fields); err != nil {
 		return nil, &ValidationError{Rule: "message is not valid JSON: " + err.Error()}
 	}
 	var unknown []string
@@ -235,6 +252,93 @@ func objectFields(data []byte, known map[string]bool) (map[string]json.RawMessag
 		return fields, &ValidationError{Field: unknown[0], Rule: "unknown field"}
 	}
 	return fields, nil
+}
+
+// fieldNames are the members of intents and cancels: splitObject uses
+// these strings as map keys instead of allocating new ones.
+var fieldNames = slices.Sorted(maps.Keys(intentFields))
+
+// splitObject is what json.Unmarshal decodes data, a valid JSON object, to
+// as a map[string]json.RawMessage, without its reflection: each member's
+// value as it is written (without the white space around it; the last one
+// of a name given twice), under its name unescaped. The values alias data.
+func splitObject(data []byte) map[string]json.RawMessage {
+	fields := make(map[string]json.RawMessage, 8)
+	i := skipSpace(data, 0) + 1 // past '{'
+	for {
+		i = skipSpace(data, i)
+		if data[i] == '}' {
+			return fields
+		}
+		end := skipValue(data, i)
+		name := memberName(data[i:end])
+		i = skipSpace(data, end) + 1 // past ':'
+		i = skipSpace(data, i)
+		end = skipValue(data, i)
+		fields[name] = data[i:end:end]
+		i = skipSpace(data, end)
+		if data[i] == ',' {
+			i++
+		}
+	}
+}
+
+// memberName is the name of a member, from its valid string token.
+func memberName(tok []byte) string {
+	if !bytes.ContainsRune(tok, '\\') {
+		for _, n := range fieldNames {
+			if string(tok[1:len(tok)-1]) == n {
+				return n
+			}
+		}
+	}
+	if s, ok := plainString(tok); ok {
+		return s
+	}
+	var s string
+	_ = json.Unmarshal(tok, &s) // valid: it is a token of a valid message
+	return s
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; b[i] != '"'; i++ {
+			if b[i] == '\\' {
+				i++
+			}
+		}
+		return i + 1
+	case '{', '[':
+		depth := 0
+		for {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			i++
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && b[i] != '\n' {
+		i++
+	}
+	return i
 }
 
 // validClientOrderID returns the message's client_order_id if it is valid.
@@ -251,6 +355,9 @@ func jsonString(field string, raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", fieldErr(field, "must be a string")
 	}
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", fieldErr(field, "must be a string")
@@ -258,16 +365,45 @@ func jsonString(field string, raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
+// plainString returns the text of the JSON string token raw when it has
+// no escapes and no control characters and is valid UTF-8: then it is
+// exactly what encoding/json decodes raw to, without its reflection.
+// False means raw needs encoding/json (or is not such a token).
+func plainString(raw []byte) (string, bool) {
+	n := len(raw)
+	if n < 2 || raw[0] != '"' || raw[n-1] != '"' {
+		return "", false
+	}
+	ascii := true
+	for _, c := range raw[1 : n-1] {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(raw[1:n-1]) {
+		return "", false
+	}
+	return string(raw[1 : n-1]), true
+}
+
 // jsonDecimal reads a decimal from a JSON string or a JSON number's literal
 // text; it never goes through float64.
 func jsonDecimal(field string, raw json.RawMessage) (decimal.Decimal, error) {
-	text := string(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		s, err := strconv.Unquote(text)
-		if err != nil {
-			return decimal.Decimal{}, fieldErr(field, "must be a decimal string or number")
+	var text string
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && asciiNoEscape(raw[1:n-1]) {
+		text = string(raw[1 : n-1]) // what strconv.Unquote returns for it
+	} else {
+		text = string(raw)
+		if len(raw) > 0 && raw[0] == '"' {
+			s, err := strconv.Unquote(text)
+			if err != nil {
+				return decimal.Decimal{}, fieldErr(field, "must be a decimal string or number")
+			}
+			text = s
 		}
-		text = s
 	}
 	if !decimalText(text) {
 		return decimal.Decimal{}, fieldErr(field, "must be a decimal string or number, got %s", clip(string(raw)))
@@ -275,12 +411,29 @@ func jsonDecimal(field string, raw json.RawMessage) (decimal.Decimal, error) {
 	d, err := decimal.NewFromString(text)
 	// The exponent is checked before String, whose cost grows with it; the
 	// plain form is what the decimal is written back as, so it too must
-	// decode (1e39 is 4 characters sent but 40 written).
-	if err != nil || d.Exponent() > MaxDecimalExp || d.Exponent() < -MaxDecimalExp || len(d.String()) > MaxDecimalLen {
+	// decode (1e39 is 4 characters sent but 40 written). Without an
+	// exponent the plain form is never longer than the text (it only
+	// drops a sign of zero, leading zeros and trailing fraction zeros),
+	// and decimalText bounded the text: String need not be called.
+	if err != nil || d.Exponent() > MaxDecimalExp || d.Exponent() < -MaxDecimalExp ||
+		hasExponent(text) && len(d.String()) > MaxDecimalLen {
 		return decimal.Decimal{}, fieldErr(field, "decimal out of range: %s", clip(string(raw)))
 	}
 	return d, nil
 }
+
+// asciiNoEscape reports whether b has only printable ASCII and no
+// backslash or quote.
+func asciiNoEscape(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+func hasExponent(text string) bool { return strings.ContainsAny(text, "eE") }
 
 // decimalText reports whether s is -?digits[.digits][e[+-]digits], at most
 // MaxDecimalLen characters.
@@ -325,10 +478,8 @@ func jsonTags(raw json.RawMessage) (map[string]string, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fieldErr("tags", "must be an object of strings")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fieldErr("tags", "must be an object of strings")
-	}
+	// raw is a member of a valid message (see objectFields).
+	fields := splitObject(raw)
 	if len(fields) > MaxTags {
 		return nil, fieldErr("tags", "at most %d tags, got %d", MaxTags, len(fields))
 	}
@@ -350,6 +501,9 @@ func jsonTags(raw json.RawMessage) (map[string]string, error) {
 // deterministic. Lengths count Unicode characters, as JSON Schema's
 // minLength and maxLength do.
 func checkTags(tags map[string]string) error {
+	if len(tags) == 0 {
+		return nil // and no slice of no names
+	}
 	if len(tags) > MaxTags {
 		return fieldErr("tags", "at most %d tags, got %d", MaxTags, len(tags))
 	}

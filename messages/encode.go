@@ -1,7 +1,6 @@
 package messages
 
 import (
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -30,21 +29,7 @@ func (r *ExecutionReport) AppendJSON(dst []byte) []byte {
 		b = appendDecimal(append(b, `,"price":`...), *r.Price)
 	}
 	if len(r.Tags) > 0 {
-		b = append(b, `,"tags":{`...)
-		keys := make([]string, 0, len(r.Tags))
-		for k := range r.Tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, r.Tags[k])
-		}
-		b = append(b, '}')
+		b = appendTags(append(b, `,"tags":`...), r.Tags)
 	}
 	b = optString(b, `,"key":`, r.Key)
 	b = optString(b, `,"venue":`, r.Venue)
@@ -89,8 +74,48 @@ func optString(b []byte, name, s string) []byte {
 
 func appendDecimal(b []byte, d decimal.Decimal) []byte {
 	b = append(b, '"')
-	b = append(b, d.String()...)
+	b = appendDecimalText(b, d)
 	return append(b, '"')
+}
+
+// appendDecimalText appends d.String(). For the usual decimals (a
+// coefficient of at most 18 digits, an exponent from -18 to 0, the
+// decimal package's default settings) it writes the digits itself, as
+// String does but without its allocations.
+func appendDecimalText(b []byte, d decimal.Decimal) []byte {
+	exp := d.Exponent()
+	if exp > 0 || exp < -18 || !decimal.TrimTrailingZeros || d.NumDigits() > 18 {
+		return append(b, d.String()...)
+	}
+	v := d.CoefficientInt64()
+	if exp == 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	p := uint64(1)
+	for range -exp {
+		p *= 10
+	}
+	u := uint64(v)
+	b = strconv.AppendUint(b, u/p, 10)
+	frac, n := u%p, int(-exp) // n digits after the point, zero-padded
+	if frac == 0 {
+		return b
+	}
+	for frac%10 == 0 { // trailing zeros trimmed
+		frac /= 10
+		n--
+	}
+	var digits [20]byte
+	f := strconv.AppendUint(digits[:0], frac, 10)
+	b = append(b, '.')
+	for range n - len(f) {
+		b = append(b, '0')
+	}
+	return append(b, f...)
 }
 
 const hexDigits = "0123456789abcdef"

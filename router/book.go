@@ -145,8 +145,8 @@ func (t *term) followIfNeeded() error {
 func (t *term) rebuildBook(ctx context.Context) error {
 	t.book.Reset()
 	return bus.ScanLast(ctx, t.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject("*.*.*"), func(m jetstream.Msg) error {
-		var rec messages.OrderRecord
-		if json.Unmarshal(m.Data(), &rec) != nil || rec.Intent == nil || rec.Intent.Price == nil ||
+		rec, err := messages.DecodeOrderRecord(m.Data())
+		if err != nil || rec.Intent == nil || rec.Intent.Price == nil ||
 			(rec.Phase != messages.PhaseOpen && rec.Phase != messages.PhaseSending) {
 			return nil
 		}

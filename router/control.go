@@ -136,8 +136,8 @@ func (r *Router) cancelOpen(ctx context.Context, hr messages.HaltRequest) (int, 
 		filter = messages.OrderStateKeys(hr.Key)
 	}
 	err := bus.ScanLast(ctx, r.js, "KV_"+messages.BucketOrders, messages.OrderStateSubject(filter), func(m jetstream.Msg) error {
-		var rec messages.OrderRecord
-		if json.Unmarshal(m.Data(), &rec) == nil && rec.Phase == messages.PhaseOpen &&
+		rec, err := messages.DecodeOrderRecord(m.Data())
+		if err == nil && rec.Phase == messages.PhaseOpen &&
 			(hr.Strategy == "" || rec.Strategy == hr.Strategy) {
 			open = append(open, rec)
 		}

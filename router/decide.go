@@ -67,7 +67,12 @@ func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.T
 		pool = []string{in.Key}
 	}
 	notional, priced := notionalOf(v, in)
-	var allowed []string
+	// Scratch on the stack for pools of up to 16 keys (larger ones grow
+	// onto the heap); the refusals below format copies, so these do not
+	// escape.
+	var allowedBuf, openBuf, rankBuf [16]string
+	var candBuf [16]Candidate
+	allowed := allowedBuf[:0]
 	var why string
 	for _, k := range pool {
 		kc := cfg.Keys[k]
@@ -91,34 +96,34 @@ func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.T
 	if msg := riskCheck(st.Risk, v, in, notional, priced); msg != "" {
 		return refuse(messages.ReasonRisk, "%s", msg)
 	}
-	var open []string
+	open := openBuf[:0]
 	for _, k := range allowed {
 		if !v.HaltedKey(k) {
 			open = append(open, k)
 		}
 	}
 	if len(open) == 0 {
-		return refuse(messages.ReasonHalted, "every key the intent may use is halted (%v)", allowed)
+		return refuse(messages.ReasonHalted, "every key the intent may use is halted (%v)", slices.Clone(allowed))
 	}
 	// The policy was checked when the config was loaded (Rank takes an
 	// unset one as failover).
 	policy := st.Policy
-	cands := make([]Candidate, len(open))
-	for i, k := range open {
-		cands[i] = v.Candidate(k, now)
+	cands := candBuf[:0]
+	for _, k := range open {
+		cands = append(cands, v.Candidate(k, now))
 	}
-	if ranked := Rank(policy, cands, in.Symbol); len(ranked) > 0 {
+	if ranked := AppendRank(rankBuf[:0], policy, cands, in.Symbol); len(ranked) > 0 {
 		return Decision{Key: ranked[0], Notional: notional}
 	}
 	if in.ExpiresAt != nil {
 		for i := range cands {
 			cands[i].Usable = true
 		}
-		if ranked := Rank(policy, cands, in.Symbol); len(ranked) > 0 {
+		if ranked := AppendRank(rankBuf[:0], policy, cands, in.Symbol); len(ranked) > 0 {
 			return Decision{Key: ranked[0], Notional: notional}
 		}
 	}
-	return refuse(messages.ReasonKeyUnavailable, "no usable key among %v and the intent has no expires_at to wait for", open)
+	return refuse(messages.ReasonKeyUnavailable, "no usable key among %v and the intent has no expires_at to wait for", slices.Clone(open))
 }
 
 // notionalOf is quantity times the limit price, or times the reference

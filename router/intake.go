@@ -67,7 +67,7 @@ func (t *term) handleNew(ctx context.Context, m jetstream.Msg, tk *turn) {
 			t.book.Add(strategy, in.ClientOrderID, in.Quantity, d.Notional)
 		}
 	}
-	data, _ := json.Marshal(eo)
+	data := eo.AppendJSON(make([]byte, 0, 512))
 	claim := bus.ClaimMsg(messages.ExecNewSubject(key, strategy, in.ClientOrderID), data, seq, 1)
 	err = t.publish(ctx, tk, claim, jetstream.WithExpectLastSequenceForSubject(0, messages.ExecClaimSubjects(strategy, in.ClientOrderID)))
 	if err != nil && key != messages.RefusedKey {
@@ -105,10 +105,11 @@ func (t *term) claimed(ctx context.Context, m jetstream.Msg, in *messages.OrderI
 		return
 	}
 	if c.IntentSeq == seq {
-		var eo messages.ExecOrder
-		if c.Key == messages.RefusedKey && json.Unmarshal(c.Msg.Data, &eo) == nil && eo.Refused != nil {
-			t.answerRefused(ctx, m, nil, &eo)
-			return
+		if c.Key == messages.RefusedKey {
+			if eo, err := messages.DecodeExecOrder(c.Msg.Data); err == nil && eo.Refused != nil {
+				t.answerRefused(ctx, m, nil, &eo)
+				return
+			}
 		}
 		_ = m.Ack()
 		return
@@ -275,9 +276,9 @@ func (t *term) intentsHandled(ctx context.Context, strategy string, before uint6
 // halted, risk, permissions). The claim must be the handing key's, so a
 // hand-back from anyone else changes nothing.
 func (t *term) handleReroute(ctx context.Context, m jetstream.Msg, tk *turn) {
-	var eo messages.ExecOrder
 	strategy := strings.TrimPrefix(m.Subject(), messages.OrdersReroutePrefix)
-	if err := json.Unmarshal(m.Data(), &eo); err != nil || eo.Intent.ClientOrderID == "" || eo.Intent.Strategy != strategy || eo.ClaimSeq == 0 {
+	eo, err := messages.DecodeExecOrder(m.Data())
+	if err != nil || eo.Intent.ClientOrderID == "" || eo.Intent.Strategy != strategy || eo.ClaimSeq == 0 {
 		t.log.Error().Err(err).Str("subject", m.Subject()).Msg("undecodable hand-back dropped")
 		_ = m.Term()
 		return
@@ -316,7 +317,7 @@ func (t *term) handleReroute(ctx context.Context, m jetstream.Msg, tk *turn) {
 	} else {
 		t.health.Sent(key, now)
 	}
-	data, _ := json.Marshal(out)
+	data := out.AppendJSON(make([]byte, 0, 512))
 	msg := bus.ClaimMsg(messages.ExecNewSubject(key, strategy, in.ClientOrderID), data, eo.IntentSeq, eo.Routed)
 	err = t.publish(ctx, tk, msg, jetstream.WithExpectLastSequenceForSubject(eo.ClaimSeq, subjects))
 	switch {
