@@ -646,10 +646,21 @@ func TestCanceledInQueueStaysCanceledWhenAWriteFails(t *testing.T) {
 			h.cancel("q2")
 			bustest.WaitFor(t, "the cancel's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
 			restore()
-			h.clock.Advance(10 * time.Second) // budget for q2, were it sent
-			h.waitKind("q2", messages.KindCanceled)
+			// Budget for q2, were it sent, and then for its cancel: the two
+			// come back (after a second on the server's clock) in either
+			// order, and q2 may go out first, its cancel then waiting for
+			// the next window. The clock moves a second a look.
+			bustest.WaitFor(t, "q2 canceled", func() bool {
+				h.clock.Advance(time.Second)
+				return strings.Contains(kinds(h.of("q2")), "canceled")
+			})
 			h.route(intent("q3", "limit", ""))
-			h.waitKind("q3", messages.KindAccepted) // the dispatcher has had its chance to send q2
+			// The dispatcher has had its chance to send q2 once q3 is out
+			// (in a window of its own if q2 and its cancel used this one).
+			bustest.WaitFor(t, "q3 accepted", func() bool {
+				h.clock.Advance(time.Second)
+				return strings.Contains(kinds(h.of("q3")), "accepted")
+			})
 			// Nothing stored (the record refused), the order and its cancel
 			// are handled again: q2 may then have been sent and canceled at
 			// the venue. Either way it is not live there.
