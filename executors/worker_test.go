@@ -680,12 +680,10 @@ func TestCanceledInQueueStaysCanceledWhenAWriteFails(t *testing.T) {
 	}
 }
 
-// A placed order whose reports cannot be stored stays in hand as sent: it
-// is asked about and reported once they can be, its exec message never
-// given back (given back, the order was forgotten here while its cancel,
-// sent at once, closed it at the venue; redelivered, it was placed a
-// second time in a chaos run).
-func TestPlacedOrderWhoseReportsAreNotStoredStaysInHand(t *testing.T) {
+// placedWithReportsRefused places p1 while REPORTS refuses writes, and
+// returns once its reports were refused and REPORTS takes writes again.
+func placedWithReportsRefused(t *testing.T) *harness {
+	t.Helper()
 	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
 	h.active("a")
 	h.route(intent("p0", "limit", ""))
@@ -694,6 +692,16 @@ func TestPlacedOrderWhoseReportsAreNotStoredStaysInHand(t *testing.T) {
 	h.route(intent("p1", "limit", ""))
 	bustest.WaitFor(t, "p1's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
 	restore()
+	return h
+}
+
+// A placed order whose reports cannot be stored stays in hand as sent: it
+// is asked about and reported once they can be, its exec message never
+// given back (given back, the order was forgotten here while its cancel,
+// sent at once, closed it at the venue; redelivered, it was placed a
+// second time in a chaos run).
+func TestPlacedOrderWhoseReportsAreNotStoredStaysInHand(t *testing.T) {
+	h := placedWithReportsRefused(t)
 	// Kept in hand, it is asked about a second later; given back, it
 	// would wait for its request's validity (10 s) to pass.
 	var advanced time.Duration
@@ -717,14 +725,7 @@ func TestPlacedOrderWhoseReportsAreNotStoredStaysInHand(t *testing.T) {
 // first, then canceled (reported canceled alone, the order was never
 // reported accepted: a chaos run, after a NATS node's loss).
 func TestCanceledBeforeItsAcceptanceIsStored(t *testing.T) {
-	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
-	h.active("a")
-	h.route(intent("p0", "limit", ""))
-	h.waitKind("p0", messages.KindAccepted) // REPORTS holds a message: limitStream can fill it
-	restore := limitStream(t, h, messages.StreamReports)
-	h.route(intent("p1", "limit", ""))
-	bustest.WaitFor(t, "p1's reports refused", func() bool { return strings.Contains(h.logs.String(), "reports not stored") })
-	restore()
+	h := placedWithReportsRefused(t)
 	h.cancel("p1") // the clock stands: p1 is not asked about yet
 	h.waitKind("p1", messages.KindCanceled)
 	if n := h.venue.count("place " + clientID("p1")); n != 1 {

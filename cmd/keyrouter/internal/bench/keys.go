@@ -505,11 +505,7 @@ func (t *keysTally) result(f *KeysFigures, took time.Duration) *Result {
 	if len(t.rejected) > 0 {
 		f.Rejected = t.rejected
 	}
-	dups := 0
-	for _, c := range t.first {
-		dups += max(c-1, 0)
-	}
-	lost := sent - len(t.first)
+	lost, dups := lostAndDuplicates(sent, t.first)
 	return &Result{
 		Scenario: Keys, Intents: sent,
 		ThroughputPerS: round(float64(sent)/took.Seconds(), 0),

@@ -171,11 +171,7 @@ func (t *satTally) result(o Options, sent int, begin, end time.Time, venue429 in
 	}
 	windows := int(end.Sub(begin) / satWindow)
 	capacity := o.Keys * satBudget * windows
-	dups := 0
-	for _, c := range t.firsts {
-		dups += max(c-1, 0)
-	}
-	lost := sent - len(t.firsts)
+	lost, dups := lostAndDuplicates(sent, t.firsts)
 	return &Result{
 		Scenario: Saturate, Intents: sent,
 		ThroughputPerS: round(float64(inRun)/end.Sub(begin).Seconds(), 0),
@@ -191,4 +187,13 @@ func (t *satTally) result(o Options, sent int, begin, end time.Time, venue429 in
 			WholeWindows: windows,
 		},
 	}
+}
+
+// lostAndDuplicates counts, of sent intents whose first reports are
+// counted by ID in firsts, those never answered and the extra answers.
+func lostAndDuplicates(sent int, firsts map[string]int) (lost, dups int) {
+	for _, c := range firsts {
+		dups += max(c-1, 0)
+	}
+	return sent - len(firsts), dups
 }
