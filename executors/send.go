@@ -225,8 +225,15 @@ func (t *term) placed(it *item, prev snapshot, u OrderUpdate) {
 		t.decideAsync(o, prev, []messages.ExecutionReport{t.rp.refusal(o, messages.KindRejected, messages.ReasonVenueRejected, u.Message)})
 		return
 	}
-	reps := append(t.accept(o, u), t.apply(o, u)...)
+	reps := t.heard(o, u)
 	t.finishAsync(o, prev, reps, true)
+}
+
+// heard reports what the venue says of o in u, a sign that it has o: o
+// accepted first if nothing was reported of it yet, then what u changed.
+// o.mu held.
+func (t *term) heard(o *order, u OrderUpdate) []messages.ExecutionReport {
+	return append(t.accept(o, u), t.apply(o, u)...)
 }
 
 // accept reports the order accepted if nothing was reported of it yet:
@@ -286,9 +293,8 @@ func (t *term) sendCancel(ctx context.Context, it *item) {
 		snap := o.snap()
 		u.Status = messages.StatusCanceled
 		// Accepted first if that was not reported yet (its reports could
-		// not be stored, and the order was not asked about since): the
-		// venue had it.
-		t.finishAsync(o, snap, append(t.accept(o, u), t.apply(o, u)...), false, cr)
+		// not be stored, and it was not asked about since).
+		t.finishAsync(o, snap, t.heard(o, u), false, cr)
 	case errors.Is(err, ErrTooLateToCancel):
 		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q is already closed at the venue", cr.clientOrderID))
 		t.refresh(o) // its last fills or close may not have been reported yet

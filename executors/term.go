@@ -420,7 +420,7 @@ func (t *term) updatesLoop(ctx context.Context) {
 				continue
 			}
 			snap := o.snap()
-			reps := append(t.accept(o, u), t.apply(o, u)...)
+			reps := t.heard(o, u)
 			if len(reps) == 0 {
 				o.mu.Unlock()
 				continue
