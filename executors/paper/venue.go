@@ -283,15 +283,21 @@ func (v *Venue) forward() {
 			v.qmu.Unlock()
 			return
 		}
+		// u stays in q until it is in Updates, so that it counts
+		// against qmax while this goroutine holds it.
 		u := v.q[0]
-		v.q[0] = executors.OrderUpdate{}
-		v.q = v.q[1:]
 		v.qmu.Unlock()
 		select {
 		case v.updates <- u:
 		case <-v.stop:
 			return
 		}
+		v.qmu.Lock()
+		if len(v.q) > 0 {
+			v.q[0] = executors.OrderUpdate{}
+			v.q = v.q[1:]
+		}
+		v.qmu.Unlock()
 	}
 }
 
