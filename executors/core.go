@@ -349,10 +349,21 @@ const maxRoutes = 2
 func (c *core) setState(s messages.KeyState, until time.Time, msg string) (changed bool, moved, refused []*item) {
 	changed = c.state != s || !c.until.Equal(until)
 	c.state, c.until, c.stateMsg = s, until, msg
-	if !changed || s.Usable() {
-		return changed, nil, nil
+	if !changed {
+		return false, nil, nil
 	}
-	halted := s == messages.KeyHalted
+	moved, refused = c.clearOut()
+	return changed, moved, refused
+}
+
+// clearOut takes out of the queue, if the key is not usable, the new
+// orders that cannot wait here: those another key may take (moved) and,
+// halted, the others (refused).
+func (c *core) clearOut() (moved, refused []*item) {
+	if c.state.Usable() {
+		return nil, nil
+	}
+	halted := c.state == messages.KeyHalted
 	out := c.newQ.removeIf(func(it *item) bool {
 		return !it.inDoubt && (halted || it.order.movable())
 	})
@@ -364,7 +375,7 @@ func (c *core) setState(s messages.KeyState, until time.Time, msg string) (chang
 			refused = append(refused, it)
 		}
 	}
-	return changed, moved, refused
+	return moved, refused
 }
 
 // observe feeds the venue's own usage counts to the budget.

@@ -122,11 +122,7 @@ func (t *term) republish(ctx context.Context, rec *messages.OrderRecord) error {
 // writeRecord stores o's record, fenced by the lease; a closed order's
 // record expires after bus.RecordTTL. o.mu held. A conflict means the
 // lease is gone (ErrLeaseLost), unless re-reading it says it is still
-// ours: then the write is tried once more.
-//
-// Fenced writes of one key go one at a time: on a replicated stream the
-// server refuses a second write checked against the same subject (the
-// lease) while the first is in flight.
+// ours: then the write is tried once more (see fencedPut).
 func (t *term) writeRecord(ctx context.Context, o *order, now time.Time) error {
 	rec := o.record(t.opts.Key, t.opts.VenueName, now)
 	return t.putRecord(ctx, o, &rec)
@@ -144,13 +140,24 @@ func (t *term) putRecord(ctx context.Context, o *order, rec *messages.OrderRecor
 
 // fencedPut writes data at key of the order-state bucket, fenced by the
 // lease (expiring after ttl if not 0); see writeRecord.
+//
+// The fenced writes of a key's orders are in flight together (each
+// order's own writes are one at a time: o.mu is held across each), which
+// a single server allows. A replicated stream refuses a write checked
+// against a subject (the lease) while another such write is in flight,
+// a refusal that looks like a lost lease: if re-reading the lease says it
+// is still held, the key's fenced writes go one at a time from then on
+// (fenceSerial) and the write is tried again.
 func (t *term) fencedPut(ctx context.Context, key string, data []byte, ttl time.Duration) error {
 	var opts []jetstream.PublishOpt
 	if ttl > 0 {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
 	}
-	t.fenceMu.Lock()
-	defer t.fenceMu.Unlock()
+	serial := t.fenceSerial.Load()
+	if serial {
+		t.fenceMu.Lock()
+		defer t.fenceMu.Unlock()
+	}
 	for range 2 {
 		m := nats.NewMsg(messages.OrderStateSubject(key))
 		m.Data = data
@@ -168,6 +175,14 @@ func (t *term) fencedPut(ctx context.Context, key string, data []byte, ttl time.
 		}
 		if !t.lease.Confirm(ctx) {
 			return fmt.Errorf("%w: %v", bus.ErrLeaseLost, err)
+		}
+		if !serial {
+			serial = true
+			if !t.fenceSerial.Swap(true) {
+				t.log.Info().Msg("the order-state stream refuses fenced writes in flight together (it is replicated): this key's go one at a time")
+			}
+			t.fenceMu.Lock()
+			defer t.fenceMu.Unlock()
 		}
 	}
 	return errors.New("order state: the write conflicts with a lease this worker holds")

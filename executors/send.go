@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/keyrouter/keyrouter/messages"
@@ -17,6 +18,19 @@ const maxAttempts = 5
 // backoff is the wait before try n+1 of a request that failed n times.
 func backoff(n int) time.Duration { return 50 * time.Millisecond << min(n, 6) }
 
+// New orders the budget lets go at the same instant go together (see
+// sendNews), at most sendBatch, and only while the venue answers a Place
+// within fastPlace: every order of a batch had its budget taken when
+// the batch was formed, so one placed later than batchSlack after the
+// write-aheads were stored is not placed but goes back to the queue (its
+// budget spent: the venue must never count more than the budget
+// allowed).
+const (
+	sendBatch  = 32
+	fastPlace  = time.Millisecond
+	batchSlack = 2 * time.Millisecond
+)
+
 // dispatch is the key's sending loop: it asks the core what to do next
 // and does it, until ctx ends.
 func (t *term) dispatch(ctx context.Context) {
@@ -24,39 +38,76 @@ func (t *term) dispatch(ctx context.Context) {
 		now := t.clock.Now()
 		t.mu.Lock()
 		a := t.c.next(now)
-		t.mu.Unlock()
-		switch a.kind {
-		case actIdle, actWait:
-			var tc <-chan time.Time
-			if a.kind == actWait {
-				tc = t.clock.After(a.at.Sub(now))
-			}
-			select {
-			case <-ctx.Done():
-			case <-t.wake:
-			case <-tc:
-			}
-		case actResumed:
-			t.log.Info().Msg("key active again")
-			t.publishStatus()
-		case actSend:
-			if ctx.Err() != nil {
-				// The lease is gone: nothing more goes out from here.
-				t.requeue(a.it, now)
-				return
-			}
-			if a.it.cancel != nil {
-				t.sendCancel(ctx, a.it)
-			} else {
-				t.sendNew(ctx, a.it)
-			}
-		case actExpire:
-			t.expire(ctx, a.it, now, a.at)
-		case actRefuse:
-			t.refuse(ctx, a.it, a.reason, a.msg)
-		case actCancelQueued:
-			t.cancelQueued(a.it.cancel, a.queued)
+		if !placing(a) {
+			t.mu.Unlock()
+			t.do(ctx, a, now)
+			continue
 		}
+		// New orders the budget lets go now go together, so that their
+		// write-aheads are in flight together; what the core says after
+		// them is done next.
+		batch := []*item{a.it}
+		for len(batch) < sendBatch && t.lastPlace < fastPlace {
+			a = t.c.next(now)
+			if !placing(a) {
+				break
+			}
+			batch = append(batch, a.it)
+		}
+		t.mu.Unlock()
+		if ctx.Err() != nil {
+			// The lease is gone: nothing more goes out from here.
+			for i := len(batch) - 1; i >= 0; i-- {
+				t.requeue(batch[i], now)
+			}
+			return
+		}
+		t.sendNews(ctx, batch)
+		if placing(a) {
+			continue // a is in the batch (the last)
+		}
+		t.do(ctx, a, now)
+	}
+}
+
+// placing says a is the sending of a new order (not a look-up).
+func placing(a action) bool {
+	return a.kind == actSend && a.it.cancel == nil && !a.it.inDoubt
+}
+
+// do does what the core decided at now.
+func (t *term) do(ctx context.Context, a action, now time.Time) {
+	switch a.kind {
+	case actIdle, actWait:
+		var tc <-chan time.Time
+		if a.kind == actWait {
+			tc = t.clock.After(a.at.Sub(now))
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.wake:
+		case <-tc:
+		}
+	case actResumed:
+		t.log.Info().Msg("key active again")
+		t.publishStatus()
+	case actSend:
+		if ctx.Err() != nil {
+			// The lease is gone: nothing more goes out from here.
+			t.requeue(a.it, now)
+			return
+		}
+		if a.it.cancel != nil {
+			t.sendCancel(ctx, a.it)
+		} else {
+			t.sendNew(ctx, a.it)
+		}
+	case actExpire:
+		t.expire(ctx, a.it, now, a.at)
+	case actRefuse:
+		t.refuse(ctx, a.it, a.reason, a.msg)
+	case actCancelQueued:
+		t.cancelQueued(a.it.cancel, a.queued)
 	}
 }
 
@@ -81,37 +132,101 @@ func (t *term) observe(usage []Usage) {
 
 // sendNew places an order (asking the venue first if it may be there).
 func (t *term) sendNew(ctx context.Context, it *item) {
-	o := it.order
-	o.mu.Lock()
-	now := t.clock.Now()
-	if exp := o.intent.ExpiresAt; exp != nil && !now.Before(*exp) && !it.inDoubt {
-		o.mu.Unlock()
-		t.mu.Lock()
-		t.c.drop(o)
-		t.mu.Unlock()
-		t.expire(ctx, it, now, time.Time{})
-		return
-	}
 	if it.inDoubt {
+		it.order.mu.Lock()
 		t.query(ctx, it)
 		return
 	}
-	// Written ahead and fenced: from here on the order may be at the
-	// venue, and if the lease is gone it is not sent.
-	prev := o.snap()
-	o.phase, o.sendingAt = messages.PhaseSending, now
-	if err := t.writeAhead(ctx, o); err != nil {
-		o.rollback(prev)
-		o.mu.Unlock()
-		if errors.Is(err, bus.ErrLeaseLost) {
-			t.requeue(it, now)
-			return
+	t.sendNews(ctx, []*item{it})
+}
+
+// sendNews places new orders taken from the queue together, in their
+// order. Each is first written ahead, fenced by the lease: from then on
+// it may be at the venue, and if the lease is gone it is not sent. The
+// write-aheads are in flight together; then each order whose write-ahead
+// was stored is placed in turn.
+func (t *term) sendNews(ctx context.Context, its []*item) {
+	now := t.clock.Now()
+	prevs := make([]snapshot, len(its))
+	errs := make([]error, len(its))
+	written := make([]bool, len(its))
+	var wg sync.WaitGroup
+	for i, it := range its {
+		o := it.order
+		o.mu.Lock()
+		if exp := o.intent.ExpiresAt; exp != nil && !now.Before(*exp) {
+			o.mu.Unlock()
+			t.mu.Lock()
+			t.c.drop(o)
+			t.mu.Unlock()
+			t.expire(ctx, it, now, time.Time{})
+			continue
 		}
-		t.log.Warn().Err(err).Str("client_order_id", o.intent.ClientOrderID).Msg("write-ahead failed; will retry")
+		prevs[i] = o.snap()
+		o.phase, o.sendingAt = messages.PhaseSending, now
+		written[i] = true
+		wg.Go(func() { errs[i] = t.writeAhead(ctx, o) })
+	}
+	wg.Wait()
+	ready := t.clock.Now()
+	// Those not written go back to the head of the queue, last first so
+	// that they keep their order.
+	for i := len(its) - 1; i >= 0; i-- {
+		if !written[i] || errs[i] == nil {
+			continue
+		}
+		it, o := its[i], its[i].order
+		o.rollback(prevs[i])
+		o.mu.Unlock()
+		if errors.Is(errs[i], bus.ErrLeaseLost) {
+			t.requeue(it, now)
+			continue
+		}
+		t.log.Warn().Err(errs[i]).Str("client_order_id", o.intent.ClientOrderID).Msg("write-ahead failed; will retry")
 		it.attempts++
 		t.requeue(it, now.Add(backoff(it.attempts)))
-		return
 	}
+	for i, it := range its {
+		if !written[i] || errs[i] != nil {
+			continue
+		}
+		t.mu.Lock()
+		usable := t.c.state.Usable()
+		t.mu.Unlock()
+		if !usable || ctx.Err() != nil || t.clock.Now().Sub(ready) > batchSlack {
+			// The venue throttled the key, or it was halted or its lease
+			// lost, while the batch went out, or the venue was slow: the
+			// rest go back.
+			t.unsend(its[i:], written[i:], errs[i:], prevs[i:], now)
+			return
+		}
+		t.place(ctx, it, prevs[i], now)
+	}
+}
+
+// unsend puts back in the queue, in their order, the orders of a batch
+// written ahead but not sent (o.mu held, released), and hands out of the
+// queue what cannot wait in it.
+func (t *term) unsend(its []*item, written []bool, errs []error, prevs []snapshot, now time.Time) {
+	t.mu.Lock()
+	for i := len(its) - 1; i >= 0; i-- {
+		if !written[i] || errs[i] != nil {
+			continue
+		}
+		its[i].order.rollback(prevs[i])
+		its[i].order.mu.Unlock()
+		t.c.requeue(its[i], now)
+	}
+	moved, refused := t.c.clearOut()
+	t.mu.Unlock()
+	signal(t.wake)
+	t.handOut(moved, refused)
+}
+
+// place sends an order written ahead at now (o.mu held, released);
+// prev is what it was before.
+func (t *term) place(ctx context.Context, it *item, prev snapshot, now time.Time) {
+	o := it.order
 	t.mu.Lock()
 	o.placedAt = now
 	t.c.unconfirm(o)
@@ -122,8 +237,11 @@ func (t *term) sendNew(ctx context.Context, it *item) {
 	// at once, closed it at the venue (chaos short run, seed 1: placed
 	// twice).
 	sending := o.snap()
+	start := t.clock.Now()
 	u, err := t.venue.Place(t.vctx, o.venueOrder())
-	t.opts.Metrics.VenueRequest(OpPlace, t.clock.Now().Sub(now), err)
+	end := t.clock.Now()
+	t.lastPlace = end.Sub(start)
+	t.opts.Metrics.VenueRequest(OpPlace, end.Sub(now), err)
 	if err == nil {
 		t.observe(u.Usage)
 		t.placed(it, sending, u)

@@ -24,7 +24,12 @@ type term struct {
 	stream jetstream.Stream // EXEC
 	vctx   context.Context  // venue requests: ends when the lease is lost
 
-	fenceMu sync.Mutex // one fenced write at a time (see writeRecord)
+	// Fenced writes go out together until the stream refuses one
+	// because another is in flight (a replicated stream does): from then
+	// on, serial, they go one at a time under fenceMu (see fencedPut).
+	fenceMu     sync.Mutex
+	fenceSerial atomic.Bool
+	lastPlace   time.Duration // how long the last Place took; the dispatcher's
 
 	mu sync.Mutex // guards c, the Worker.mu-marked fields of orders, and below
 	c  *core
@@ -241,6 +246,12 @@ func (t *term) setState(s messages.KeyState, until time.Time, msg string) {
 	t.log.Warn().Str("state", string(s)).Time("until", until).Str("why", msg).Msg("key state")
 	t.publishStatus() // at once, not at the next tick
 	signal(t.wake)
+	t.handOut(moved, refused)
+}
+
+// handOut hands back the orders moved out of the queue and refuses those
+// refused (see core.clearOut).
+func (t *term) handOut(moved, refused []*item) {
 	// Finishing work in hand outlives the term's context; every wait on
 	// the bus is bounded.
 	for _, it := range moved {

@@ -91,6 +91,55 @@ func (h *harness) status() messages.KeyStatus {
 	return st
 }
 
+// New orders the budget lets go at once go out together (their
+// write-aheads in flight together), but none is placed later than
+// batchSlack after its budget was taken: when the venue is slow, the
+// rest of the batch goes back to the queue and waits for budget again
+// (the venue counts a request when it arrives), and the next batches are
+// of one order.
+func TestSlowVenueEndsTheBatch(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 4, 10*time.Second))
+	h.active("a")
+	for i := range 4 {
+		h.route(intent(fmt.Sprintf("w%d", i), "market", `"key":"k"`))
+	}
+	h.waitKind("w3", messages.KindAccepted)
+	// The window's budget is spent: t0..t3 wait together for the next.
+	for i := range 4 {
+		h.route(intent(fmt.Sprintf("t%d", i), "market", `"key":"k"`))
+	}
+	bustest.WaitFor(t, "t0..t3 to wait for budget", func() bool { return queue(h) == 4 })
+	h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+		h.clock.Advance(10 * time.Millisecond) // a slow answer
+		return h.venue.doPlace(o)
+	}
+	h.clock.Advance(10 * time.Second)
+	h.waitKind("t0", messages.KindAccepted)
+	bustest.WaitFor(t, "t1..t3 back in the queue", func() bool { return queue(h) == 3 })
+	for i := 1; i < 4; i++ {
+		if n := h.venue.count("place " + clientID(fmt.Sprintf("t%d", i))); n != 0 {
+			t.Fatalf("t%d placed %d times 10 ms after its budget was taken: %v", i, n, h.venue.Calls())
+		}
+	}
+	h.clock.Advance(10 * time.Second)
+	for i := 1; i < 4; i++ {
+		h.waitKind(fmt.Sprintf("t%d", i), messages.KindAccepted)
+	}
+	var places []string
+	for _, c := range h.venue.Calls() {
+		if strings.HasPrefix(c, "place ") {
+			places = append(places, c)
+		}
+	}
+	var want []string
+	for _, id := range []string{"w0", "w1", "w2", "w3", "t0", "t1", "t2", "t3"} {
+		want = append(want, "place "+clientID(id))
+	}
+	if !slices.Equal(places, want) {
+		t.Errorf("places %v, want each once, in order: %v", places, want)
+	}
+}
+
 // An order whose deadline the budget cannot meet, counting the orders
 // queued ahead of it, is expired at once, not late.
 func TestUnmeetableDeadlineExpiresAtOnce(t *testing.T) {
