@@ -47,12 +47,14 @@ func (t *term) dispatch(ctx context.Context) {
 		// write-aheads are in flight together; what the core says after
 		// them is done next.
 		batch := []*item{a.it}
+		var after *action // what the core said after the batch, if it was asked
 		for len(batch) < sendBatch && t.lastPlace < fastPlace {
-			a = t.c.next(now)
-			if !placing(a) {
+			b := t.c.next(now)
+			if !placing(b) {
+				after = &b
 				break
 			}
-			batch = append(batch, a.it)
+			batch = append(batch, b.it)
 		}
 		t.mu.Unlock()
 		if ctx.Err() != nil {
@@ -60,13 +62,14 @@ func (t *term) dispatch(ctx context.Context) {
 			for i := len(batch) - 1; i >= 0; i-- {
 				t.requeue(batch[i], now)
 			}
-			return
+		} else {
+			t.sendNews(ctx, batch)
 		}
-		t.sendNews(ctx, batch)
-		if placing(a) {
-			continue // a is in the batch (the last)
+		// Decided before the batch went out, and asked of the core
+		// afresh if it took nothing out of the queue (a wait).
+		if after != nil && after.kind != actIdle && after.kind != actWait {
+			t.do(ctx, *after, now)
 		}
-		t.do(ctx, a, now)
 	}
 }
 

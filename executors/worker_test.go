@@ -425,12 +425,19 @@ func TestUnreachableVenueKeepsKeyDownUntilItAnswers(t *testing.T) {
 // An order whose outcome is unknown (a timeout) is asked about once its
 // request can no longer take effect, and meanwhile the key's other orders
 // go out; found, it is reported; not found, it is sent again, once.
+//
+// slow: every Place takes 5 ms, so that orders go out one at a time, not
+// in batches (see sendNews).
 func TestUnknownOutcomeIsAskedLaterWithoutHoldingUpTheKey(t *testing.T) {
-	for _, booked := range []bool{true, false} {
-		t.Run(fmt.Sprintf("booked %v", booked), func(t *testing.T) {
+	for _, c := range []struct{ booked, slow bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		booked := c.booked
+		t.Run(fmt.Sprintf("booked %v slow %v", booked, c.slow), func(t *testing.T) {
 			h := newHarness(t, fixed("r10s", 100, 10*time.Second))
 			first := true
 			h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+				if c.slow {
+					h.clock.Advance(5 * time.Millisecond)
+				}
 				if o.ClientID == clientID("u1") && first {
 					first = false
 					if booked {
@@ -442,6 +449,10 @@ func TestUnknownOutcomeIsAskedLaterWithoutHoldingUpTheKey(t *testing.T) {
 				return h.venue.doPlace(o)
 			}
 			h.active("a")
+			if c.slow {
+				h.route(intent("w", "market", "")) // the venue is seen to be slow
+				h.waitKind("w", messages.KindFill)
+			}
 			h.route(intent("u1", "market", ""))
 			h.route(intent("u2", "market", ""))
 			h.waitKind("u2", messages.KindFill) // not held up by u1
