@@ -14,7 +14,8 @@ import (
 // saved output of `keyrouter bench --json` runs (the files named).
 func cmdBenchChart(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench chart", stderr)
-	kind := fs.String("chart", "rss", "the chart: rss (resident memory against keys, from --scenario keys runs)")
+	kind := fs.String("chart", "rss", "the chart: rss (resident memory against keys, from --scenario keys runs), "+
+		"latency (percentiles beside raw JetStream, from hops runs), throughput or utilization (against keys, from saturate runs)")
 	out := fs.String("out", "", "write the SVG to this file (default: stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -35,10 +36,11 @@ func cmdBenchChart(args []string, stdout, stderr io.Writer) error {
 		}
 		results = append(results, rs...)
 	}
-	if *kind != "rss" {
-		return fmt.Errorf("bench chart: unknown chart %q (known: rss)", *kind)
+	draw, ok := bench.Charts[*kind]
+	if !ok {
+		return fmt.Errorf("bench chart: unknown chart %q (known: latency, rss, throughput, utilization)", *kind)
 	}
-	c, err := bench.RSSChart(results)
+	c, err := draw(results)
 	if err != nil {
 		return err
 	}

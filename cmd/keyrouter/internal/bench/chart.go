@@ -205,3 +205,89 @@ func RSSChart(results []*Result) (Chart, error) {
 	return Chart{Title: "Resident memory against keys (keys scenario)", XLabel: "keys in one process",
 		YLabel: "RSS (MB)", Series: []Series{all, base}, Target: &target, TargetLabel: "target: 300 MB"}, nil
 }
+
+// Charts are the charts `keyrouter bench chart --chart NAME` draws, by
+// name, each from the results of the runs it reads (others skipped).
+var Charts = map[string]func([]*Result) (Chart, error){
+	"rss":         RSSChart,
+	"latency":     LatencyChart,
+	"throughput":  ThroughputChart,
+	"utilization": UtilizationChart,
+}
+
+// nines is a percentile's place on the latency chart's X axis: the number
+// of nines, -log10(1 - p/100) (p50 0.3, p99 2, p99.9 3), which keeps the
+// tail apart.
+func nines(p float64) float64 { return -math.Log10(1 - p/100) }
+
+// LatencyChart is the chart of intent → accepted latency percentiles
+// (p50, p99, p99.9) of hops runs, keyrouter's beside raw JetStream's three
+// hops in the same runs.
+func LatencyChart(results []*Result) (Chart, error) {
+	kr := Series{Name: "keyrouter"}
+	raw := Series{Name: "raw JetStream, 3 hops"}
+	add := func(s *Series, p Percentiles) {
+		s.Points = append(s.Points, Point{nines(50), p.P50}, Point{nines(99), p.P99}, Point{nines(99.9), p.P999})
+	}
+	for _, r := range results {
+		if r.Scenario != Hops || r.Baseline == nil {
+			continue
+		}
+		add(&kr, r.LatencyUS)
+		add(&raw, r.Baseline.LatencyUS)
+	}
+	if len(kr.Points) == 0 {
+		return Chart{}, errors.New("bench: no hops results with a baseline to chart")
+	}
+	return Chart{Title: "Intent → accepted latency (hops scenario)",
+		XLabel: "percentile, in nines: 0.3 = p50, 2 = p99, 3 = p99.9", YLabel: "latency (µs)",
+		Series: []Series{kr, raw}}, nil
+}
+
+// saturatePoints calls f with the number of keys and the figures of each
+// saturate run.
+func saturatePoints(results []*Result, f func(keys float64, r *Result)) error {
+	n := 0
+	for _, r := range results {
+		if r.Saturate != nil && r.Budget != nil {
+			f(float64(r.Saturate.Keys), r)
+			n++
+		}
+	}
+	if n == 0 {
+		return errors.New("bench: no saturate results to chart")
+	}
+	return nil
+}
+
+// ThroughputChart is the chart of orders accepted per second against the
+// number of keys of saturate runs (each key's strategy sending twice its
+// budget), beside what the keys' budgets allow.
+func ThroughputChart(results []*Result) (Chart, error) {
+	got := Series{Name: "accepted per second"}
+	budget := Series{Name: "the keys' budget"}
+	err := saturatePoints(results, func(keys float64, r *Result) {
+		got.Points = append(got.Points, Point{keys, r.ThroughputPerS})
+		budget.Points = append(budget.Points, Point{keys, keys * float64(r.Saturate.BudgetPerKeyPerS)})
+	})
+	if err != nil {
+		return Chart{}, err
+	}
+	return Chart{Title: "Throughput against keys at twice their budget (saturate)", XLabel: "keys",
+		YLabel: "orders per second", Series: []Series{got, budget}}, nil
+}
+
+// UtilizationChart is the chart of budget utilisation against the number
+// of keys of saturate runs, beside the issue's target of 0.98.
+func UtilizationChart(results []*Result) (Chart, error) {
+	u := Series{Name: "budget used"}
+	err := saturatePoints(results, func(keys float64, r *Result) {
+		u.Points = append(u.Points, Point{keys, r.Budget.Utilization})
+	})
+	if err != nil {
+		return Chart{}, err
+	}
+	target := 0.98
+	return Chart{Title: "Budget utilisation against keys at twice their budget (saturate)", XLabel: "keys",
+		YLabel: "share of the budget used", Series: []Series{u}, Target: &target, TargetLabel: "target: 0.98"}, nil
+}

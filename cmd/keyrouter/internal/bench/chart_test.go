@@ -3,6 +3,9 @@ package bench
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -112,6 +115,64 @@ func TestNiceMax(t *testing.T) {
 	for _, c := range []struct{ in, want float64 }{{0, 1}, {1, 1}, {1.5, 2}, {2.2, 2.5}, {315, 500}, {1000, 1000}, {1001, 2000}, {0.03, 0.05}} {
 		if got := niceMax(c.in); got != c.want {
 			t.Errorf("niceMax(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+const hopsAndSaturateText = `{"scenario":"hops","sync":"default","intents":10,"throughput_per_s":6000,"latency_us":{"p50":300,"p99":1500,"p999":2500},"baseline":{"intents":10,"throughput_per_s":20000,"latency_us":{"p50":250,"p99":1000,"p999":2000}}}
+{"scenario":"hops","sync":"default","intents":10,"throughput_per_s":6000,"latency_us":{"p50":400,"p99":1700,"p999":3500},"baseline":{"intents":10,"throughput_per_s":20000,"latency_us":{"p50":250,"p99":1200,"p999":2000}}}
+{"scenario":"saturate","sync":"default","throughput_per_s":795,"budget":{"utilization":0.9934},"saturate":{"keys":8,"budget_per_key_per_s":100}}
+{"scenario":"saturate","sync":"default","throughput_per_s":2900,"budget":{"utilization":0.9},"saturate":{"keys":32,"budget_per_key_per_s":100}}
+{"scenario":"saturate","sync":"default","throughput_per_s":3000,"budget":{"utilization":0.94},"saturate":{"keys":32,"budget_per_key_per_s":100}}
+{"scenario":"isolation","sync":"default","intents":10}
+`
+
+// The latency, throughput and utilisation charts take their figures from
+// the runs of their scenario: a line through each X's mean.
+func TestScenarioCharts(t *testing.T) {
+	results, err := ReadResults(strings.NewReader(hopsAndSaturateText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	means := func(c Chart) map[string][]Point {
+		out := map[string][]Point{}
+		for _, s := range c.Series {
+			for _, p := range s.means() {
+				out[s.Name] = append(out[s.Name], Point{math.Round(p.X*1000) / 1000, math.Round(p.Y*1000) / 1000})
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		want   map[string][]Point
+		target float64
+	}{
+		{"latency", map[string][]Point{
+			"keyrouter":             {{0.301, 350}, {2, 1600}, {3, 3000}},
+			"raw JetStream, 3 hops": {{0.301, 250}, {2, 1100}, {3, 2000}},
+		}, 0},
+		{"throughput", map[string][]Point{
+			"accepted per second": {{8, 795}, {32, 2950}},
+			"the keys' budget":    {{8, 800}, {32, 3200}},
+		}, 0},
+		{"utilization", map[string][]Point{"budget used": {{8, 0.993}, {32, 0.92}}}, 0.98},
+	} {
+		chart, err := Charts[c.name](results)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := means(chart); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: lines %v, want %v", c.name, got, c.want)
+		}
+		if (chart.Target == nil) != (c.target == 0) || (chart.Target != nil && *chart.Target != c.target) {
+			t.Errorf("%s: target %v, want %v", c.name, chart.Target, c.target)
+		}
+		if err := chart.SVG(io.Discard); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if _, err := Charts[c.name](results[5:]); err == nil {
+			t.Errorf("%s: a chart of no runs of its scenario: no error", c.name)
 		}
 	}
 }
