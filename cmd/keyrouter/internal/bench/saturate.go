@@ -118,7 +118,9 @@ type satTally struct {
 func (t *satTally) follow(nc *nats.Conn) error {
 	t.sentAt, t.counts, t.firsts = map[string]time.Time{}, map[messages.ReportKind]int{}, map[string]int{}
 	sub, err := nc.Subscribe("reports.>", func(m *nats.Msg) {
-		var r messages.ExecutionReport
+		// Only the fields counted: the bench shares the machine with
+		// what it measures.
+		var r satReport
 		if json.Unmarshal(m.Data, &r) != nil {
 			return
 		}
@@ -136,7 +138,15 @@ func (t *satTally) sent(id string) {
 	t.mu.Unlock()
 }
 
-func (t *satTally) report(r *messages.ExecutionReport, now time.Time) {
+// satReport is what a saturate run reads of a report.
+type satReport struct {
+	Strategy      string              `json:"strategy"`
+	ClientOrderID string              `json:"client_order_id"`
+	Kind          messages.ReportKind `json:"kind"`
+	TS            time.Time           `json:"ts"`
+}
+
+func (t *satTally) report(r *satReport, now time.Time) {
 	id := r.Strategy + "/" + r.ClientOrderID
 	t.mu.Lock()
 	defer t.mu.Unlock()
