@@ -244,16 +244,29 @@ func (t *term) takeCancel(ctx context.Context, es messages.ExecSubject, seq uint
 	_, inHand := t.c.orders[cr.orderKey()]
 	t.mu.Unlock()
 	if !inHand {
-		o, done := t.resolveCancel(ctx, cr)
-		if done {
-			return
-		}
-		t.mu.Lock()
-		if t.c.orders[o.kvKey] == nil {
-			t.c.hold(o)
-		}
-		t.mu.Unlock()
+		t.resolveAndQueue(ctx, cr)
+		return
 	}
+	t.queueCancel(ctx, cr)
+}
+
+// resolveAndQueue answers or queues a cancel whose order is not in hand
+// (see resolveCancel).
+func (t *term) resolveAndQueue(ctx context.Context, cr *cancelReq) {
+	o, done := t.resolveCancel(ctx, cr)
+	if done {
+		return
+	}
+	t.mu.Lock()
+	if t.c.orders[o.kvKey] == nil {
+		t.c.hold(o)
+	}
+	t.mu.Unlock()
+	t.queueCancel(ctx, cr)
+}
+
+// queueCancel puts cr in the cancel queue, or refuses it if that is full.
+func (t *term) queueCancel(ctx context.Context, cr *cancelReq) {
 	t.mu.Lock()
 	ok := t.c.admitCancel(t.clock.Now(), &item{cancel: cr})
 	t.mu.Unlock()
@@ -319,6 +332,10 @@ func (t *term) resolveCancel(ctx context.Context, cr *cancelReq) (o *order, done
 		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q was not accepted", cr.clientOrderID))
 	case claim.Key != t.opts.Key:
 		t.forwardCancel(ctx, cr, claim.Key)
+	case found && rec.Phase == messages.PhaseHandedBack:
+		// Handed back from here, and the router has not moved its claim
+		// yet: the cancel comes back once it has, and follows the order.
+		t.cancelRetry(cr, fmt.Errorf("order %q was handed back and is not yet at another key", cr.clientOrderID))
 	default:
 		// Routed here, delivered before this cancel (one consumer, in
 		// stream order), not in hand and no record left: it closed a
@@ -333,7 +350,7 @@ func (t *term) cancelRetry(cr *cancelReq, err error) {
 	delete(t.handledCancels, cr.seq)
 	m := cr.msg
 	t.mu.Unlock()
-	t.log.Warn().Err(err).Msg("order state not readable for a cancel; it will be redelivered")
+	t.log.Warn().Err(err).Str("client_order_id", cr.clientOrderID).Msg("cancel not answered yet; it will be redelivered")
 	if m != nil {
 		_ = m.NakWithDelay(time.Second)
 	}

@@ -401,7 +401,9 @@ func (t *term) sendCancel(ctx context.Context, it *item) {
 	o := t.c.orders[cr.orderKey()]
 	t.mu.Unlock()
 	if o == nil {
-		t.cancelRejected(ctx, cr, messages.ReasonTooLateToCancel, fmt.Sprintf("order %q closed before the cancel was sent", cr.clientOrderID))
+		// No longer in hand: closed, or handed back to another key while
+		// the cancel waited (its record and claim say which).
+		t.resolveAndQueue(ctx, cr)
 		return
 	}
 	sent := t.clock.Now()

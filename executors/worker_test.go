@@ -370,6 +370,57 @@ func TestHandedBackOrderIsNotSentByItsOldKey(t *testing.T) {
 	}
 }
 
+// A cancel taken in while its order was being placed follows the order
+// when the venue's answer (a throttle) hands it back: once the router has
+// moved the order to another key, the cancel is forwarded there, never
+// answered too_late_to_cancel as if the order had closed (chaos short run,
+// seed 2, after a 429).
+func TestCancelFollowsItsOrderHandedBack(t *testing.T) {
+	h := newHarness(t, fixed("r10s", 10, 10*time.Second))
+	placing, release := make(chan struct{}), make(chan struct{})
+	h.venue.PlaceFunc = func(o executors.Order) (executors.OrderUpdate, error) {
+		if o.ClientID == clientID("m1") {
+			close(placing)
+			<-release
+			return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Throttled, Code: "429",
+				Message: "too many requests", RetryAfter: h.clock.Now().Add(time.Second)}
+		}
+		return h.venue.doPlace(o)
+	}
+	h.active("a")
+	in := intent("m1", "limit", "")
+	claim := h.route(in)
+	<-placing
+	h.cancel("m1")
+	bustest.WaitFor(t, "the cancel to wait for m1's outcome", func() bool { return h.status().QueueCancel == 1 })
+	close(release)
+	rr, err := h.js.Stream(t.Context(), messages.StreamOrders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.WaitFor(t, "m1 handed back", func() bool {
+		m, err := rr.GetLastMsgForSubject(t.Context(), messages.OrdersRerouteSubject("s"))
+		return err == nil && strings.Contains(string(m.Data), `"client_order_id":"m1"`)
+	})
+	// The throttle ends; the cancel finds m1 gone from here, its claim
+	// still here until the router moves it, as it does now.
+	h.clock.Advance(time.Second)
+	h.routeTo("k2", in, 2, claim)
+	ex, err := h.js.Stream(t.Context(), messages.StreamExec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bustest.WaitFor(t, "the cancel forwarded to k2", func() bool {
+		_, err := ex.GetLastMsgForSubject(t.Context(), messages.ExecCancelSubject("k2", "s", "m1"))
+		return err == nil
+	})
+	for _, r := range h.of("m1") {
+		if r.Kind == messages.KindCancelRejected {
+			t.Errorf("the cancel was answered %s (%s) at the old key", r.Reason, r.Message)
+		}
+	}
+}
+
 // Whatever a venue says, a fill is reported only if it belongs to the
 // order, once by trade ID, and never past the order's quantity.
 func TestOnlyFillsOfTheOrderAreReported(t *testing.T) {
