@@ -73,6 +73,19 @@ func queue(h *harness) int {
 	return st.QueueDepth
 }
 
+// waitHandBack waits for k's hand-back of s's order id to the router.
+func (h *harness) waitHandBack(id string) {
+	h.t.Helper()
+	rr, err := h.js.Stream(h.t.Context(), messages.StreamOrders)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	bustest.WaitFor(h.t, id+" handed back", func() bool {
+		m, err := rr.GetLastMsgForSubject(h.t.Context(), messages.OrdersRerouteSubject("s"))
+		return err == nil && strings.Contains(string(m.Data), `"from":"k"`) && strings.Contains(string(m.Data), `"client_order_id":"`+id+`"`)
+	})
+}
+
 // status returns the key's status from its active worker.
 func (h *harness) status() messages.KeyStatus {
 	h.t.Helper()
@@ -349,14 +362,7 @@ func TestHandedBackOrderIsNotSentByItsOldKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	bustest.WaitFor(t, "h2 handed back", func() bool { return queue(h) == 0 })
-	rr, err := h.js.Stream(t.Context(), messages.StreamOrders)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bustest.WaitFor(t, "the hand-back in ORDERS", func() bool {
-		m, err := rr.GetLastMsgForSubject(t.Context(), messages.OrdersRerouteSubject("s"))
-		return err == nil && strings.Contains(string(m.Data), `"from":"k"`)
-	})
+	h.waitHandBack("h2")
 	// Resume, and let time pass: h2's message is not taken again.
 	if err := h.b.Control.Delete(t.Context(), "key.k"); err != nil {
 		t.Fatal(err)
@@ -394,14 +400,7 @@ func TestCancelFollowsItsOrderHandedBack(t *testing.T) {
 	h.cancel("m1")
 	bustest.WaitFor(t, "the cancel to wait for m1's outcome", func() bool { return h.status().QueueCancel == 1 })
 	close(release)
-	rr, err := h.js.Stream(t.Context(), messages.StreamOrders)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bustest.WaitFor(t, "m1 handed back", func() bool {
-		m, err := rr.GetLastMsgForSubject(t.Context(), messages.OrdersRerouteSubject("s"))
-		return err == nil && strings.Contains(string(m.Data), `"client_order_id":"m1"`)
-	})
+	h.waitHandBack("m1")
 	// The throttle ends; the cancel finds m1 gone from here, its claim
 	// still here until the router moves it, as it does now.
 	h.clock.Advance(time.Second)
