@@ -27,7 +27,7 @@ func backoff(n int) time.Duration { return 50 * time.Millisecond << min(n, 6) }
 // allowed).
 const (
 	sendBatch  = 32
-	fastPlace  = time.Millisecond
+	fastPlace  = 200 * time.Microsecond
 	batchSlack = 2 * time.Millisecond
 )
 
@@ -189,20 +189,25 @@ func (t *term) sendNews(ctx context.Context, its []*item) {
 		it.attempts++
 		t.requeue(it, now.Add(backoff(it.attempts)))
 	}
+	t.mu.Lock()
+	state := t.c.state // a key down still tries: its next Place may work
+	t.mu.Unlock()
+	first := true
 	for i, it := range its {
 		if !written[i] || errs[i] != nil {
 			continue
 		}
 		t.mu.Lock()
-		usable := t.c.state.Usable()
+		changed := t.c.state != state
 		t.mu.Unlock()
-		if !usable || ctx.Err() != nil || t.clock.Now().Sub(ready) > batchSlack {
+		if !first && (changed || ctx.Err() != nil || t.clock.Now().Sub(ready) > batchSlack) {
 			// The venue throttled the key, or it was halted or its lease
 			// lost, while the batch went out, or the venue was slow: the
 			// rest go back.
 			t.unsend(its[i:], written[i:], errs[i:], prevs[i:], now)
 			return
 		}
+		first = false
 		t.place(ctx, it, prevs[i], now)
 	}
 }

@@ -63,6 +63,7 @@ func newTerm(w *Worker, lease *bus.Lease) *term {
 	return &term{
 		Worker: w, lease: lease,
 		c:              newCore(w.opts.Key, w.opts.QueueSize, w.budget),
+		lastPlace:      fastPlace, // no batch before a Place was seen to be fast
 		handledCancels: map[uint64]*cancelReq{}, redoing: map[string]bool{},
 		wake:    make(chan struct{}, 1),
 		postSem: make(chan struct{}, 256),
