@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +70,9 @@ type KeysFigures struct {
 	Rounds     int            `json:"rounds"`
 	TradedKeys int            `json:"traded_keys"`
 	Rejected   map[string]int `json:"rejected,omitempty"`
+	// RejectedFirst is the first such report of each reason: its order
+	// (strategy/client_order_id, r<round>-<n>), key and message.
+	RejectedFirst map[string]string `json:"rejected_first,omitempty"`
 	// Goroutines, HeapMB (Go heap in use), StackMB (goroutine stacks)
 	// and GoSysMB (all the Go runtime took from the OS) of the bench's own
 	// process at the end of the idle interval: where its RSS goes.
@@ -93,6 +98,9 @@ func (f *KeysFigures) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %d keys %s: started in %.2fs, %d/%d traded in all %d rounds, rejected %v\n",
 		f.Keys, where, f.StartupS, f.TradedKeys, f.Keys, f.Rounds, f.Rejected)
+	for _, reason := range slices.Sorted(maps.Keys(f.RejectedFirst)) {
+		fmt.Fprintf(w, "    first %s: %s\n", reason, f.RejectedFirst[reason])
+	}
 	fmt.Fprintf(w, "  RSS %.1f MB (server and router alone %.1f MB): %.3f MB per key; heap %.1f MB, stacks %.1f MB of %d goroutines, Go runtime %.1f MB in all\n",
 		f.RSSMB, f.BaseRSSMB, f.MBPerKey, f.HeapMB, f.StackMB, f.Goroutines, f.GoSysMB)
 	fmt.Fprintf(w, "  idle CPU %.2f%% of one core over %.0fs (server and router alone %.2f%%)\n",
@@ -415,6 +423,7 @@ type keysTally struct {
 	first    map[string]int       // first reports by strategy/client_order_id
 	accepted map[string]int       // accepted orders by key
 	rejected map[string]int       // first reports other than accepted, by reason
+	sample   map[string]string    // the first of each reason: order, key, message
 	lat      []float64
 }
 
@@ -422,6 +431,7 @@ type keysTally struct {
 func (t *keysTally) follow(nc *nats.Conn, keys int) error {
 	t.keys = keys
 	t.sentAt, t.first, t.accepted, t.rejected = map[string]time.Time{}, map[string]int{}, map[string]int{}, map[string]int{}
+	t.sample = map[string]string{}
 	sub, err := nc.Subscribe(messages.ReportsPrefix+">", func(m *nats.Msg) {
 		var r messages.ExecutionReport
 		if json.Unmarshal(m.Data, &r) != nil {
@@ -439,6 +449,9 @@ func (t *keysTally) follow(nc *nats.Conn, keys int) error {
 			}
 		case messages.KindRejected, messages.KindExpired:
 			t.rejected[string(r.Reason)]++
+			if _, ok := t.sample[string(r.Reason)]; !ok {
+				t.sample[string(r.Reason)] = id + " on " + r.Key + ": " + r.Message
+			}
 		default:
 			return
 		}
@@ -507,7 +520,7 @@ func (t *keysTally) result(f *KeysFigures, took time.Duration) *Result {
 		}
 	}
 	if len(t.rejected) > 0 {
-		f.Rejected = t.rejected
+		f.Rejected, f.RejectedFirst = t.rejected, t.sample
 	}
 	lost, dups := lostAndDuplicates(sent, t.first)
 	return &Result{
