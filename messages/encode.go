@@ -74,15 +74,17 @@ func optString(b []byte, name, s string) []byte {
 
 func appendDecimal(b []byte, d decimal.Decimal) []byte {
 	b = append(b, '"')
-	b = appendDecimalText(b, d)
+	b = AppendDecimalText(b, d)
 	return append(b, '"')
 }
 
-// appendDecimalText appends d.String(). For the usual decimals (a
-// coefficient of at most 18 digits, an exponent from -18 to 0, the
-// decimal package's default settings) it writes the digits itself, as
-// String does but without its allocations.
-func appendDecimalText(b []byte, d decimal.Decimal) []byte {
+// AppendDecimalText appends d.String(), the text every message writes a
+// decimal as. For the usual decimals (a coefficient of at most 18 digits,
+// an exponent from -18 to 0, the decimal package's default settings) it
+// writes the digits itself, as String does but without its allocations;
+// TestAppendDecimalTextMatchesString and FuzzAppendDecimalText keep the
+// two equal.
+func AppendDecimalText(b []byte, d decimal.Decimal) []byte {
 	exp := d.Exponent()
 	if exp > 0 || exp < -18 || !decimal.TrimTrailingZeros || d.NumDigits() > 18 {
 		return append(b, d.String()...)

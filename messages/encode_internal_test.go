@@ -298,8 +298,8 @@ func TestAppendDecimalTextMatchesString(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	check := func(d decimal.Decimal) {
 		t.Helper()
-		if got, want := string(appendDecimalText(nil, d)), d.String(); got != want {
-			t.Fatalf("appendDecimalText(%s, exp %d) = %s, want %s", want, d.Exponent(), got, want)
+		if got, want := string(AppendDecimalText(nil, d)), d.String(); got != want {
+			t.Fatalf("AppendDecimalText(%s, exp %d) = %s, want %s", want, d.Exponent(), got, want)
 		}
 	}
 	for _, s := range []string{"0", "0.000", "-0.0", "1", "-1", "10", "1.50", "0.01", "-0.000100", "123456789.123456789",
@@ -315,4 +315,26 @@ func TestAppendDecimalTextMatchesString(t *testing.T) {
 		}
 		check(decimal.New(v, int32(rng.Intn(26)-22)))
 	}
+}
+
+// FuzzAppendDecimalText: any decimal, parsed from text or made from a
+// coefficient and an exponent, is appended as String writes it.
+func FuzzAppendDecimalText(f *testing.F) {
+	for _, s := range []string{"0", "-0.0", "0.01", "1.50", "-0.000100", "123456789.123456789", "1e-19", "1e3",
+		"9223372036854775807", "-9223372036854775808", "100000000000000000000.5"} {
+		f.Add(s, int64(0), int32(0))
+	}
+	f.Add("", int64(-12345), int32(-3))
+	f.Add("", int64(999999999999999999), int32(-18))
+	f.Fuzz(func(t *testing.T, s string, v int64, exp int32) {
+		check := func(d decimal.Decimal) {
+			if got, want := string(AppendDecimalText([]byte("x"), d)), "x"+d.String(); got != want {
+				t.Fatalf("AppendDecimalText(%s, exp %d) = %s, want %s", want[1:], d.Exponent(), got[1:], want[1:])
+			}
+		}
+		if d, err := decimal.NewFromString(s); err == nil && d.Exponent() >= -MaxDecimalExp && d.Exponent() <= MaxDecimalExp {
+			check(d)
+		}
+		check(decimal.New(v, exp%(MaxDecimalExp+1)))
+	})
 }
