@@ -155,7 +155,7 @@ func (c Config) withDefaults() (Config, error) {
 func newSigner(keyType string, secret []byte) (signer, error) {
 	switch keyType {
 	case KeyHMAC:
-		return hmacSigner{secret: append([]byte(nil), secret...)}, nil
+		return newHMACSigner(secret), nil
 	case KeyEd25519:
 		k, err := parseEd25519(secret)
 		if err != nil {

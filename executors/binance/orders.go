@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/keyrouter/keyrouter/executors"
 	"github.com/keyrouter/keyrouter/executors/internal/venuekit"
@@ -152,27 +151,11 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 		return executors.OrderUpdate{}, err
 	}
 	si, _ := v.symbol(o.Symbol)
-	p := params{}.
-		add("symbol", si.Symbol).
-		add("side", map[messages.Side]string{messages.Buy: "BUY", messages.Sell: "SELL"}[o.Side]).
-		add("type", binanceType(o))
-	if binanceType(o) == "LIMIT" {
-		tif := "GTC"
-		switch o.TimeInForce {
-		case messages.IOC:
-			tif = "IOC"
-		case messages.FOK:
-			tif = "FOK"
-		}
-		p = p.add("timeInForce", tif)
-	}
-	p = p.add("quantity", o.Quantity.String())
-	if o.Type != messages.Market {
-		p = p.add("price", o.Price.String())
-	}
-	p = p.add("newClientOrderId", o.ClientID).add("newOrderRespType", "FULL")
-
-	u, sentAt, err := v.send(ctx, o.ClientID, p)
+	// sentAt is the request's timestamp, from which Binance counts its
+	// recvWindow.
+	sentAt := v.serverNow()
+	payload := v.orderSigner.AppendSignedOrder(make([]byte, 0, 384), o, si.Symbol, v.cfg.RecvWindow, sentAt)
+	u, err := v.send(ctx, o.ClientID, payload)
 	switch {
 	case err == nil:
 		return u, nil
@@ -193,27 +176,25 @@ func isDuplicate(err error) bool {
 	return ve != nil && ve.Code == "-2010" && ve.Message == "Duplicate order sent."
 }
 
-// send posts one new order; sentAt is the venue-clock time just before the
-// request was signed.
-func (v *Venue) send(ctx context.Context, clientID string, p params) (executors.OrderUpdate, time.Time, error) {
-	sentAt := v.serverNow()
-	r, err := v.do(ctx, http.MethodPost, "/api/v3/order", p, signed)
+// send posts one new order, payload its signed parameters.
+func (v *Venue) send(ctx context.Context, clientID string, payload []byte) (executors.OrderUpdate, error) {
+	r, err := v.roundTrip(ctx, http.MethodPost, "/api/v3/order", payload, signed)
 	if err != nil {
-		return executors.OrderUpdate{}, sentAt, err
+		return executors.OrderUpdate{}, err
 	}
 	var oj orderJSON
 	if err := json.Unmarshal(r.body, &oj); err != nil {
 		// Accepted, but the answer is unreadable: the order exists.
-		return executors.OrderUpdate{}, sentAt, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+		return executors.OrderUpdate{}, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 			Message: "unreadable new order answer", Usage: r.usage, Err: err}
 	}
 	u, err := v.update(oj, clientID, r.usage)
 	if err != nil {
-		return u, sentAt, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
+		return u, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
 			Message: "unreadable new order answer", Usage: r.usage, Err: err}
 	}
 	v.orders.Track(u, v.nativeOf(u.Symbol))
-	return u, sentAt, nil
+	return u, nil
 }
 
 // Query returns the order's state with GET /api/v3/order by

@@ -1,6 +1,7 @@
 package binance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,22 +50,23 @@ type apiError struct {
 // string sent. Errors are *executors.VenueError and never contain the query
 // string, the signature or the secret.
 func (v *Venue) do(ctx context.Context, method, path string, p params, sec security) (*response, error) {
-	payload := p.encode()
+	payload := p.appendTo(nil)
 	if sec == signed {
-		if payload != "" {
-			payload += "&"
-		}
-		payload += "recvWindow=" + strconv.FormatInt(v.cfg.RecvWindow.Milliseconds(), 10) +
-			"&timestamp=" + strconv.FormatInt(v.serverNow().UnixMilli(), 10)
-		payload = signPayload(v.signer, payload)
+		payload = appendSigned(payload, 0, v.signer, v.cfg.RecvWindow, v.serverNow())
 	}
+	return v.roundTrip(ctx, method, path, payload, sec)
+}
+
+// roundTrip sends one request whose parameters, signed if sec says so,
+// are payload, as do says.
+func (v *Venue) roundTrip(ctx context.Context, method, path string, payload []byte, sec security) (*response, error) {
 	u := v.cfg.BaseURL + path
 	var body io.Reader
 	inBody := method == http.MethodPost || method == http.MethodPut
 	if inBody {
-		body = strings.NewReader(payload)
-	} else if payload != "" {
-		u += "?" + payload
+		body = bytes.NewReader(payload)
+	} else if len(payload) > 0 {
+		u += "?" + string(payload)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
@@ -92,7 +94,7 @@ func (v *Venue) do(ctx context.Context, method, path string, p params, sec secur
 			kind = executors.Unavailable
 		}
 		return nil, &executors.VenueError{Kind: kind, Reason: messages.ReasonVenueError,
-			Message: method + " " + path, Err: sanitizeErr(err, payload)}
+			Message: method + " " + path, Err: sanitizeErr(err, string(payload))}
 	}
 	defer resp.Body.Close()
 	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -101,7 +103,7 @@ func (v *Venue) do(ctx context.Context, method, path string, p params, sec secur
 	if rerr != nil {
 		// The venue answered but we lost the body: outcome unknown.
 		return nil, &executors.VenueError{Kind: executors.Unknown, Reason: messages.ReasonVenueError,
-			Message: method + " " + path + ": reading answer", Usage: usage, Err: sanitizeErr(rerr, payload)}
+			Message: method + " " + path + ": reading answer", Usage: usage, Err: sanitizeErr(rerr, string(payload))}
 	}
 	v.log.Debug().Str("method", method).Str("path", path).Int("status", resp.StatusCode).Msg("binance request")
 	if resp.StatusCode/100 == 2 {
@@ -109,7 +111,7 @@ func (v *Venue) do(ctx context.Context, method, path string, p params, sec secur
 	}
 	var ae apiError
 	if json.Unmarshal(raw, &ae) != nil || (ae.Code == 0 && ae.Msg == "") {
-		ae.Msg = truncate(redact(strings.TrimSpace(string(raw)), payload), 200)
+		ae.Msg = truncate(redact(strings.TrimSpace(string(raw)), string(payload)), 200)
 		if ae.Msg == "" {
 			ae.Msg = http.StatusText(resp.StatusCode)
 		}
