@@ -82,6 +82,22 @@ func TestIsolationSurgeNeverQueuesOtherStrategy(t *testing.T) {
 	if x.AAccepted == 0 {
 		t.Errorf("a had no order accepted during its surge")
 	}
+	// Each of b's phases is split into its stages, each stage a part of
+	// the whole (percentiles of parts are not additive; medians of parts
+	// are each at most the p99.9 of the whole).
+	for name, f := range map[string]PhaseFigures{"without": x.BWithout, "with": x.BWith} {
+		s := f.Stages
+		if s == nil {
+			t.Errorf("b %s surge: no stages measured", name)
+			continue
+		}
+		t.Logf("b %s surge, stages: %+v", name, *s)
+		for stage, p := range map[string]Percentiles{"routing": s.Routing, "intake": s.Intake, "placing": s.Placing} {
+			if p.P50 <= 0 || p.P50 > f.LatencyUS.P999 {
+				t.Errorf("b %s surge, stage %s: p50 %.1fµs, outside (0, %.1fµs]", name, stage, p.P50, f.LatencyUS.P999)
+			}
+		}
+	}
 }
 
 // A run stops when its context ends (here at its first progress line,

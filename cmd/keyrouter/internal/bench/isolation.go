@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,21 @@ type PhaseFigures struct {
 	// BudgetWaits counts the times one of b's orders waited for its key's
 	// budget (executors.Worker.BudgetWaits).
 	BudgetWaits int `json:"budget_waits"`
+	// Stages split b's accepted intents' latency where the bench sees
+	// the order go by: Routing from the send to its claim on
+	// exec.<key>.new (the intent stored, the router's intake and the
+	// claim stored), Intake from the claim to the first record of it in
+	// ORDERSTATE (the executor's delivery, queue and budget, its
+	// write-ahead stored), Placing from that record to the accepted
+	// report (the venue and the report).
+	Stages *Stages `json:"stages_us,omitempty"`
+}
+
+// Stages are the percentiles of each stage of b's path, in µs.
+type Stages struct {
+	Routing Percentiles `json:"routing"`
+	Intake  Percentiles `json:"intake"`
+	Placing Percentiles `json:"placing"`
 }
 
 func (f *IsolationFigures) print(w io.Writer) {
@@ -84,6 +100,10 @@ func (f *IsolationFigures) print(w io.Writer) {
 	}{{"b without surge:", f.BWithout}, {"b with surge:   ", f.BWith}} {
 		fmt.Fprintf(w, "  %s %d intents, p50 %.1fµs p99 %.1fµs p99.9 %.1fµs, %d over %v, max queue depth %d, %d budget waits\n",
 			p.label, p.f.Intents, p.f.LatencyUS.P50, p.f.LatencyUS.P99, p.f.LatencyUS.P999, p.f.Slow, isoSlowFor, p.f.MaxQueueDepth, p.f.BudgetWaits)
+		if s := p.f.Stages; s != nil {
+			fmt.Fprintf(w, "    stages p50/p99: routing %.0f/%.0fµs, executor intake %.0f/%.0fµs, placing %.0f/%.0fµs\n",
+				s.Routing.P50, s.Routing.P99, s.Intake.P50, s.Intake.P99, s.Placing.P50, s.Placing.P99)
+		}
 	}
 	fmt.Fprintf(w, "  a: sent %d, accepted %d %v, rejected %d (rate_limited %d), expired %d, unanswered %d; b lost %d\n",
 		f.ASent, f.AAccepted, f.AAcceptedByKey, f.ARejected, f.ARateLimited, f.AExpired, f.AUnanswered, f.BLost)
@@ -132,6 +152,9 @@ func (r *isolation) connect() error {
 		return err
 	}
 	if err := r.b.follow(r.ncB); err != nil {
+		return err
+	}
+	if err := r.b.watchStages(r.ncB); err != nil {
 		return err
 	}
 	return r.a.follow(r.ncA)
@@ -300,7 +323,9 @@ type bSide struct {
 	sentAt  map[string]time.Time
 	phaseOf map[string]int
 	firsts  map[string]int // first reports by client_order_id
-	phases  [3]isoPhase    // index 1 and 2 used
+	// When b's orders were seen claimed, first recorded and accepted.
+	claimedAt, recordedAt, acceptedAt map[string]time.Time
+	phases                            [3]isoPhase // index 1 and 2 used
 }
 
 // isoPhase is what b saw in one phase, as it is counted.
@@ -311,7 +336,8 @@ type isoPhase struct {
 }
 
 func newBSide() *bSide {
-	return &bSide{sentAt: map[string]time.Time{}, phaseOf: map[string]int{}, firsts: map[string]int{}}
+	return &bSide{sentAt: map[string]time.Time{}, phaseOf: map[string]int{}, firsts: map[string]int{},
+		claimedAt: map[string]time.Time{}, recordedAt: map[string]time.Time{}, acceptedAt: map[string]time.Time{}}
 }
 
 func (b *bSide) follow(nc *nats.Conn) error {
@@ -341,11 +367,56 @@ func (b *bSide) report(kind messages.ReportKind, id string, now time.Time) {
 				b.phases[p].lat = append(b.phases[p].lat, micros(now.Sub(t)))
 				b.phases[p].accepted++
 			}
+			b.acceptedAt[id] = now
 		}
 		b.firsts[id]++
 	case messages.KindRejected, messages.KindExpired:
 		b.firsts[id]++
 	}
+}
+
+// watchStages notes when each of b's orders is claimed (its routed order
+// on exec.<key>.new.b.<id>) and first recorded ($KV.ORDERSTATE.<key>.b.<id>).
+func (b *bSide) watchStages(nc *nats.Conn) error {
+	for subject, at := range map[string]map[string]time.Time{
+		messages.ExecClaimSubjects("b", "*"):                                         b.claimedAt,
+		"$KV." + messages.BucketOrders + "." + messages.OrderStateKey("*", "b", "*"): b.recordedAt,
+	} {
+		sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+			now := time.Now()
+			id := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+			b.mu.Lock()
+			if _, seen := at[id]; !seen {
+				at[id] = now
+			}
+			b.mu.Unlock()
+		})
+		if err != nil {
+			return err
+		}
+		if err := sub.SetPendingLimits(-1, -1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stages splits the latency of phase's accepted intents (b.mu held).
+func (b *bSide) stages(phase int) *Stages {
+	var routing, intake, placing []float64
+	for id, p := range b.phaseOf {
+		sent, claimed, recorded, accepted := b.sentAt[id], b.claimedAt[id], b.recordedAt[id], b.acceptedAt[id]
+		if p != phase || claimed.IsZero() || recorded.IsZero() || accepted.IsZero() {
+			continue
+		}
+		routing = append(routing, micros(claimed.Sub(sent)))
+		intake = append(intake, micros(recorded.Sub(claimed)))
+		placing = append(placing, micros(accepted.Sub(recorded)))
+	}
+	if len(routing) == 0 {
+		return nil
+	}
+	return &Stages{Routing: percentiles(routing), Intake: percentiles(intake), Placing: percentiles(placing)}
 }
 
 func (b *bSide) send(nc *nats.Conn, id string, phase int) error {
@@ -411,6 +482,7 @@ func (b *bSide) figures() bFigures {
 				ph.Slow++
 			}
 		}
+		ph.Stages = b.stages(p)
 		f.phases[p] = ph.PhaseFigures
 	}
 	f.accepted2 = b.phases[2].accepted
