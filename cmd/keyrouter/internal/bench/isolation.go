@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,9 @@ type PhaseFigures struct {
 	// write-ahead stored), Placing from that record to the accepted
 	// report (the venue and the report).
 	Stages *Stages `json:"stages_us,omitempty"`
+	// CPUPct is the CPU the bench's process (server, router, executors
+	// and both strategies) used over the phase, in % of one core.
+	CPUPct float64 `json:"cpu_pct"`
 }
 
 // Stages are the percentiles of each stage of b's path, in µs.
@@ -100,6 +104,7 @@ func (f *IsolationFigures) print(w io.Writer) {
 	}{{"b without surge:", f.BWithout}, {"b with surge:   ", f.BWith}} {
 		fmt.Fprintf(w, "  %s %d intents, p50 %.1fµs p99 %.1fµs p99.9 %.1fµs, %d over %v, max queue depth %d, %d budget waits\n",
 			p.label, p.f.Intents, p.f.LatencyUS.P50, p.f.LatencyUS.P99, p.f.LatencyUS.P999, p.f.Slow, isoSlowFor, p.f.MaxQueueDepth, p.f.BudgetWaits)
+		fmt.Fprintf(w, "    CPU %.0f%% of one core (of %d)\n", p.f.CPUPct, runtime.NumCPU()*100)
 		if s := p.f.Stages; s != nil {
 			fmt.Fprintf(w, "    stages p50/p99: routing %.0f/%.0fµs, executor intake %.0f/%.0fµs, placing %.0f/%.0fµs\n",
 				s.Routing.P50, s.Routing.P99, s.Intake.P50, s.Intake.P99, s.Placing.P50, s.Placing.P99)
@@ -225,6 +230,17 @@ func (r *isolation) warmUp(ctx context.Context) error {
 // sendB sends b's traffic for one phase.
 func (r *isolation) sendB(ctx context.Context, phase int, label string) error {
 	begin := time.Now()
+	before, err := selfUsage()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if after, err := selfUsage(); err == nil {
+			r.b.mu.Lock()
+			r.b.phases[phase].CPUPct = round(cpuPct(after.CPU-before.CPU, time.Since(begin)), 1)
+			r.b.mu.Unlock()
+		}
+	}()
 	n := 0
 	return ticks(ctx, time.Second/isoBRate, begin.Add(r.phaseLen), func(time.Time) error {
 		if err := r.b.send(r.ncB, "p"+strconv.Itoa(phase)+"-"+strconv.Itoa(n), phase); err != nil {
