@@ -203,6 +203,10 @@ func Print(w io.Writer, r *Result) {
 	if s := r.Saturate; s != nil {
 		fmt.Fprintf(w, "  %d keys of %d orders/s each at %d intents/s each: %d accepted, %d rejected over %d whole windows\n",
 			s.Keys, s.BudgetPerKeyPerS, s.DemandPerKeyPerS, s.Accepted, s.Rejected, s.WholeWindows)
+		if r.Budget != nil {
+			fmt.Fprintf(w, "  expired: %d found so by the router (they waited in ORDERS), %d in a key's queue\n",
+				s.ExpiredAtRouter, r.Budget.Expired-s.ExpiredAtRouter)
+		}
 	}
 	if i := r.Isolation; i != nil {
 		i.print(w)

@@ -100,6 +100,42 @@ func TestIsolationSurgeNeverQueuesOtherStrategy(t *testing.T) {
 	}
 }
 
+// TestSaturateKeepsEveryPromise runs the saturate bench briefly on two
+// keys: twice their budget is sent, the excess is refused or expires, and
+// nothing is lost, sent twice or answered 429 by the venue. Utilisation is
+// printed and only bounded loosely (a bench is not a timed assertion):
+// two keys are far from what the machine carries, so well over half of
+// their budget is used.
+func TestSaturateKeepsEveryPromise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	res, err := Run(t.Context(), Saturate, Options{Keys: 2, Duration: 3 * time.Second, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, b := res.Saturate, res.Budget
+	t.Logf("%+v %+v", *s, *b)
+	if *res.Lost != 0 || *res.Duplicates != 0 {
+		t.Errorf("lost %d, duplicates %d", *res.Lost, *res.Duplicates)
+	}
+	if b.Venue429 != 0 {
+		t.Errorf("the venue answered 429 %d times", b.Venue429)
+	}
+	if s.Accepted == 0 || s.Rejected+b.Expired == 0 {
+		t.Errorf("accepted %d, rejected %d, expired %d: want some of each kind at twice the budget", s.Accepted, s.Rejected, b.Expired)
+	}
+	if s.Accepted+s.Rejected+b.Expired != res.Intents {
+		t.Errorf("%d accepted + %d rejected + %d expired, for %d intents sent", s.Accepted, s.Rejected, b.Expired, res.Intents)
+	}
+	if s.ExpiredAtRouter > b.Expired {
+		t.Errorf("%d expired at the router, of %d expired", s.ExpiredAtRouter, b.Expired)
+	}
+	if b.Utilization < 0.5 || b.Utilization > 1 {
+		t.Errorf("utilisation %.4f of two keys' budget", b.Utilization)
+	}
+}
+
 // A run stops when its context ends (here at its first progress line,
 // well into an hour-long run), and says so.
 func TestRunStopsWithItsContext(t *testing.T) {

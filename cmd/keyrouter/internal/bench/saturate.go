@@ -33,6 +33,10 @@ type SaturateFigures struct {
 	Accepted         int `json:"accepted"`
 	Rejected         int `json:"rejected"`
 	WholeWindows     int `json:"whole_windows"`
+	// ExpiredAtRouter counts the intents the router found expired when it
+	// read them (the report names no key): they waited in ORDERS past
+	// their expiry. The rest of the expired waited in a key's queue.
+	ExpiredAtRouter int `json:"expired_at_router"`
 }
 
 func runSaturate(ctx context.Context, o Options) (*Result, error) {
@@ -106,12 +110,13 @@ func sendSaturating(ctx context.Context, nc *nats.Conn, o Options, begin, end ti
 
 // satTally counts the reports of a saturate run.
 type satTally struct {
-	mu       sync.Mutex
-	sentAt   map[string]time.Time // by strategy/client_order_id
-	accepted []time.Time          // each accepted report's ts
-	lat      []float64            // µs, intent → accepted
-	counts   map[messages.ReportKind]int
-	firsts   map[string]int // first reports by strategy/client_order_id
+	mu              sync.Mutex
+	sentAt          map[string]time.Time // by strategy/client_order_id
+	accepted        []time.Time          // each accepted report's ts
+	lat             []float64            // µs, intent → accepted
+	counts          map[messages.ReportKind]int
+	firsts          map[string]int // first reports by strategy/client_order_id
+	expiredAtRouter int
 }
 
 // follow counts every report published on nc's server.
@@ -143,6 +148,7 @@ type satReport struct {
 	Strategy      string              `json:"strategy"`
 	ClientOrderID string              `json:"client_order_id"`
 	Kind          messages.ReportKind `json:"kind"`
+	Key           string              `json:"key"`
 	TS            time.Time           `json:"ts"`
 }
 
@@ -160,6 +166,9 @@ func (t *satTally) report(r *satReport, now time.Time) {
 		t.firsts[id]++
 	case messages.KindRejected, messages.KindExpired:
 		t.firsts[id]++
+		if r.Kind == messages.KindExpired && r.Key == "" {
+			t.expiredAtRouter++
+		}
 	}
 }
 
@@ -194,7 +203,7 @@ func (t *satTally) result(o Options, sent int, begin, end time.Time, venue429 in
 		Saturate: &SaturateFigures{
 			Keys: o.Keys, BudgetPerKeyPerS: satBudget, DemandPerKeyPerS: 2 * satBudget,
 			Accepted: t.counts[messages.KindAccepted], Rejected: t.counts[messages.KindRejected],
-			WholeWindows: windows,
+			WholeWindows: windows, ExpiredAtRouter: t.expiredAtRouter,
 		},
 	}
 }
