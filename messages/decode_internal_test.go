@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sameAsUnmarshal checks that DecodeExecOrder and DecodeOrderRecord give
@@ -182,5 +183,43 @@ func FuzzSplitObject(f *testing.F) {
 	f.Add([]byte(`{"client_order_id":"x","quantity":1.5,"tags":{"a":"b"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameSplit(t, data)
+	})
+}
+
+// BenchmarkDecode: the two decodes of BenchmarkIntentCPU's market intent
+// (its intent, then its claim), and a limit intent with a price, an
+// expiry and a tag.
+func BenchmarkDecode(b *testing.B) {
+	market := []byte(`{"client_order_id":"bench-17","symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.01"}`)
+	limit := []byte(`{"client_order_id":"o-123","symbol":"BTC-USDT","side":"sell","type":"limit","quantity":"0.75",` +
+		`"price":"60000.5","time_in_force":"ioc","expires_at":"2030-01-02T03:04:05.123Z","tags":{"book":"mm"}}`)
+	b.Run("OrderIntent/market", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeOrderIntent(market, "alpha"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("OrderIntent/limit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeOrderIntent(limit, "alpha"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	in, err := DecodeOrderIntent(market, "alpha")
+	if err != nil {
+		b.Fatal(err)
+	}
+	claim := (&ExecOrder{Intent: in, ReceivedAt: time.Unix(1_800_000_000, 0), IntentSeq: 1, Routed: 1}).AppendJSON(nil)
+	b.Run("ExecOrder/market", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeExecOrder(claim); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
