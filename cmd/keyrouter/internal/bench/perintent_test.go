@@ -37,7 +37,8 @@ var published []byte
 // the router decodes and validates it, chooses its key (policy and risk
 // checks over three keys) and encodes the routed order; the executor
 // decodes that, takes its budget (the Binance preset's limits), encodes
-// its write-ahead record, builds and signs the venue request with the
+// its write-ahead record, derives the order's venue-side client ID
+// (executors.VenueClientID), builds and signs the venue request with the
 // code the Binance adapter's Place sends it with
 // (binance.OrderSigner.AppendSignedOrder: the form body, HMAC-SHA256 over
 // it, only the HTTP round trip left out), and encodes the accepted and
@@ -114,8 +115,9 @@ func BenchmarkIntentCPU(b *testing.B) {
 			Intent: &eo.Intent, UpdatedAt: at}
 		published = rec.AppendJSON(make([]byte, 0, 1024))
 		n += len(published)
-		// As the executor's venueOrder makes it, and Place signs it.
-		vo := executors.Order{ClientID: eo.Intent.ClientOrderID, Symbol: eo.Intent.Symbol, Side: eo.Intent.Side,
+		// As the executor's venueOrder makes it (its venue-side client
+		// ID derived from strategy and client_order_id), and Place signs it.
+		vo := executors.Order{ClientID: executors.VenueClientID(eo.Intent.Strategy, eo.Intent.ClientOrderID), Symbol: eo.Intent.Symbol, Side: eo.Intent.Side,
 			Type: eo.Intent.Type, TimeInForce: eo.Intent.TimeInForce, Quantity: eo.Intent.Quantity,
 			PostOnly: eo.Intent.PostOnly, ReduceOnly: eo.Intent.ReduceOnly}
 		query := signer.AppendSignedOrder(make([]byte, 0, 384), vo, "BTCUSDT", 5*time.Second, at)
