@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyrouter/keyrouter/configs"
@@ -123,7 +124,7 @@ func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.T
 			return Decision{Key: ranked[0], Notional: notional}
 		}
 	}
-	return refuse(messages.ReasonKeyUnavailable, "no usable key among %v and the intent has no expires_at to wait for", slices.Clone(open))
+	return refuse(messages.ReasonKeyUnavailable, "no usable key among [%s] and the intent has no expires_at to wait for", whyUnusable(v, open, now))
 }
 
 // notionalOf is quantity times the limit price, or times the reference
@@ -193,4 +194,28 @@ func riskCheck(r configs.Risk, v View, in *messages.OrderIntent, notional decima
 		}
 	}
 	return ""
+}
+
+// explainer is a View that can say why a key is not usable (Health).
+type explainer interface {
+	Explain(key string, now time.Time) string
+}
+
+// whyUnusable names each key with what v knows of it, if v can say:
+// "k1 (down, last status 4.2s ago) k2 (throttled, last status 0.3s ago)".
+func whyUnusable(v View, keys []string, now time.Time) string {
+	e, _ := v.(explainer)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		if e != nil {
+			b.WriteString(" (")
+			b.WriteString(e.Explain(k, now))
+			b.WriteByte(')')
+		}
+	}
+	return b.String()
 }

@@ -30,6 +30,12 @@ func (f fakeView) Candidate(key string, _ time.Time) Candidate {
 	return Candidate{Key: key, Usable: !f.unusable[key], Headroom: h, Capacity: 100}
 }
 func (f fakeView) OpenOrders(key string) int { return f.open[key] }
+func (f fakeView) Explain(key string, _ time.Time) string {
+	if f.unusable[key] {
+		return "down, last status 4.2s ago"
+	}
+	return "active, last status 1s ago"
+}
 func (f fakeView) Price(s string) (decimal.Decimal, bool) {
 	p, ok := f.prices[s]
 	return p, ok
@@ -98,7 +104,7 @@ func TestChooseKey(t *testing.T) {
 		{name: "unusable first key", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{unusable: map[string]bool{"k1": true}}, key: "k2"},
 		{name: "halted first key", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{haltedK: map[string]bool{"k1": true}}, key: "k2"},
 		{name: "all halted", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{haltedK: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonHalted},
-		{name: "none usable, no deadline", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonKeyUnavailable},
+		{name: "none usable, no deadline", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonKeyUnavailable, mention: "k1 (down, last status 4.2s ago)"},
 		{name: "none usable, a deadline: waits at the first", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &future }, v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, key: "k1"},
 		{name: "least loaded", in: intent("ll", "BTC-USDT", "buy", "market", "0.001", ""), v: fakeView{headrooms: map[string]float64{"k1": 0.2, "k2": 0.9}}, key: "k2"},
 	}
@@ -118,6 +124,31 @@ func TestChooseKey(t *testing.T) {
 				t.Errorf("message %q does not mention %q", d.Message, tc.mention)
 			}
 		})
+	}
+}
+
+// Health explains a key for a key_unavailable refusal: its state and how
+// long ago its last status came.
+func TestHealthExplain(t *testing.T) {
+	h := NewHealth(3 * time.Second)
+	t0 := time.Unix(100, 0)
+	h.Observe(messages.KeyStatus{Key: "k", State: messages.KeyActive, TS: t0}, t0)
+	for _, c := range []struct {
+		key   string
+		after time.Duration
+		want  string
+	}{
+		{"k", time.Second, "active, last status 1s ago"},
+		// No process known alive: down once silent past the timeout.
+		{"k", 4200 * time.Millisecond, "down, last status 4.2s ago"},
+		{"never", 0, "active, never heard from"},
+	} {
+		if got := h.Explain(c.key, t0.Add(c.after)); got != c.want {
+			t.Errorf("%s %v on: %q, want %q", c.key, c.after, got, c.want)
+		}
+	}
+	if got, want := whyUnusable(view{Health: h}, []string{"k", "never"}, t0.Add(4*time.Second)), "k (down, last status 4s ago) never (active, never heard from)"; got != want {
+		t.Errorf("whyUnusable: %q, want %q", got, want)
 	}
 }
 

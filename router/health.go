@@ -154,6 +154,20 @@ func (h *Health) Candidate(key string, now time.Time) Candidate {
 	return c
 }
 
+// Explain says what the view knows of key at now, for a refusal: its
+// state and how long ago its last status came, e.g. "down, last status
+// 4.2s ago" (a key taken for down because it fell silent shows it by the
+// age), or "active, never heard from".
+func (h *Health) Explain(key string, now time.Time) string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s, seen := h.stateLocked(key, now)
+	if !seen {
+		return string(s) + ", never heard from"
+	}
+	return string(s) + ", last status " + now.Sub(h.keys[key].seen).Round(100*time.Millisecond).String() + " ago"
+}
+
 // OpenOrders returns key's open orders at the venue, plus those handed to
 // it and not yet reported.
 func (h *Health) OpenOrders(key string) int {
