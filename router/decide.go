@@ -24,6 +24,9 @@ type View interface {
 	// HaltedKey a halt of the key.
 	HaltedStrategy(strategy string) bool
 	HaltedKey(key string) bool
+	// Explain says what the view knows of a key, for a key_unavailable
+	// refusal (Health.Explain).
+	Explain(key string, now time.Time) string
 }
 
 // Decision is where an intent goes: a Key, or a Reason it is refused.
@@ -196,26 +199,18 @@ func riskCheck(r configs.Risk, v View, in *messages.OrderIntent, notional decima
 	return ""
 }
 
-// explainer is a View that can say why a key is not usable (Health).
-type explainer interface {
-	Explain(key string, now time.Time) string
-}
-
-// whyUnusable names each key with what v knows of it, if v can say:
+// whyUnusable names each key with what v knows of it:
 // "k1 (down, last status 4.2s ago) k2 (throttled, last status 0.3s ago)".
 func whyUnusable(v View, keys []string, now time.Time) string {
-	e, _ := v.(explainer)
 	var b strings.Builder
 	for i, k := range keys {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(k)
-		if e != nil {
-			b.WriteString(" (")
-			b.WriteString(e.Explain(k, now))
-			b.WriteByte(')')
-		}
+		b.WriteString(" (")
+		b.WriteString(v.Explain(k, now))
+		b.WriteByte(')')
 	}
 	return b.String()
 }

@@ -154,7 +154,7 @@ func (v *Venue) Place(ctx context.Context, o executors.Order) (executors.OrderUp
 	// sentAt is the request's timestamp, from which Binance counts its
 	// recvWindow.
 	sentAt := v.serverNow()
-	payload := v.orderSigner.AppendSignedOrder(make([]byte, 0, 384), o, si.Symbol, v.cfg.RecvWindow, sentAt)
+	payload := OrderSigner{v.signer}.AppendSignedOrder(make([]byte, 0, 384), o, si.Symbol, v.cfg.RecvWindow, sentAt)
 	u, err := v.send(ctx, o.ClientID, payload)
 	switch {
 	case err == nil:

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"hash"
 	"net/url"
 	"strconv"
@@ -48,20 +49,14 @@ func (s hmacSigner) appendSignature(dst, payload []byte) []byte {
 	m := s.states.Get().(hash.Hash)
 	m.Reset()
 	m.Write(payload)
+	// The sum goes through dst (Sum through the interface would move an
+	// array of ours to the heap), then to a local copy for hex.
 	n := len(dst)
-	dst = m.Sum(dst)
+	var sum [sha256.Size]byte
+	copy(sum[:], m.Sum(dst)[n:])
 	s.states.Put(m)
-	// The sum's bytes become hex in place, last first: byte i is read
-	// before anything is written at or below it.
-	dst = append(dst, make([]byte, sha256.Size)...)
-	for i := sha256.Size - 1; i >= 0; i-- {
-		c := dst[n+i]
-		dst[n+2*i], dst[n+2*i+1] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
-	return dst
+	return hex.AppendEncode(dst, sum[:])
 }
-
-const hexDigits = "0123456789abcdef"
 
 // ed25519Signer is Ed25519, standard base64 (to be percent-encoded in a
 // query string).

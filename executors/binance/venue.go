@@ -30,9 +30,7 @@ const (
 type Venue struct {
 	cfg    Config
 	signer signer
-	// orderSigner is signer's: Place builds its payload with it.
-	orderSigner OrderSigner
-	log         zerolog.Logger
+	log    zerolog.Logger
 
 	offset atomic.Int64 // venue clock minus local clock, nanoseconds
 
@@ -69,12 +67,11 @@ func New(ctx context.Context, cfg Config) (*Venue, error) {
 		return nil, err
 	}
 	v := &Venue{
-		cfg:         cfg,
-		signer:      s,
-		orderSigner: OrderSigner{s},
-		log:         cfg.Logger,
-		updates:     make(chan executors.OrderUpdate, venuekit.UpdatesCap),
-		infoKick:    make(chan struct{}, 1),
+		cfg:      cfg,
+		signer:   s,
+		log:      cfg.Logger,
+		updates:  make(chan executors.OrderUpdate, venuekit.UpdatesCap),
+		infoKick: make(chan struct{}, 1),
 	}
 	v.orders = venuekit.NewTracker("binance", v.updates, v.log)
 	if err := v.syncClock(ctx); err != nil {
