@@ -494,3 +494,50 @@ func (c *core) takeWaiting() []*item {
 	c.replan()
 	return out
 }
+
+// The shape of KeyStatus.Capacity: how far ahead it looks, the least
+// spacing of its steps, and the most new orders it plans.
+const (
+	capacityHorizon = 3 * time.Second
+	capacityStep    = 50 * time.Millisecond
+	capacityMax     = 2048
+)
+
+// capacity returns KeyStatus.Capacity at now: when more new orders could
+// be sent after everything queued, planned on a copy of the shadow (see
+// project), each as early as the budget allows; nil if a new order could
+// go at once. A step is an instant at which one goes, its time rounded
+// down to the millisecond, with the number planned before it; steps less
+// than capacityStep after the last one kept are left out, so the
+// instant a step gives an order is at most that much early. When the plan
+// reaches past capacityHorizon, a last step at the horizon says the rest
+// go later.
+func (c *core) capacity(now time.Time) []messages.CapacityPoint {
+	op := budget.Op{Class: budget.ClassNew}
+	horizon := messages.CapacityPoint{InMS: capacityHorizon.Milliseconds()}
+	if c.newQ.len()+c.cancelQ.len() == 0 {
+		if at, ok := c.budget.Earliest(now, op); ok && !at.After(now) {
+			return nil // the common idle case: no copy of the budget
+		}
+	}
+	if _, ok := c.project(now, op); !ok || c.shadow == nil {
+		return []messages.CapacityPoint{horizon}
+	}
+	p, tail, end := c.shadow.Clone(), later(now, c.shadowTail), now.Add(capacityHorizon)
+	var pts []messages.CapacityPoint
+	n := 0
+	for ; n < capacityMax; n++ {
+		at, ok := p.Earliest(tail, op)
+		if !ok || at.After(end) {
+			horizon.OrdersBefore = n
+			pts = append(pts, horizon)
+			break
+		}
+		p.TryTake(at, op)
+		tail = at
+		if in := at.Sub(now).Milliseconds(); len(pts) == 0 || time.Duration(in-pts[len(pts)-1].InMS)*time.Millisecond >= capacityStep {
+			pts = append(pts, messages.CapacityPoint{InMS: in, OrdersBefore: n})
+		}
+	}
+	return pts
+}

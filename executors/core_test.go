@@ -2,6 +2,7 @@ package executors
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -208,5 +209,79 @@ func TestStatusDue(t *testing.T) {
 		if got := statusDue(c.st, &last, c.forced, 5*time.Second); got != c.want {
 			t.Errorf("%s: due %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// A key's capacity (KeyStatus.Capacity) never says a new order could go
+// later than the core would plan it: for the k-th order arriving after the
+// status, behind everything queued, KeyStatus.EarliestNew(k-1) is no later
+// than the instant admission projects, and within one step of it while
+// that is inside the horizon. Over each shape of limit, with the budget
+// partly spent and orders and cancels queued.
+func TestCapacityNeverLaterThanThePlan(t *testing.T) {
+	limits := map[string]budget.Limit{
+		"fixed":   {Shape: budget.Fixed, Max: 40, Window: time.Second},
+		"sliding": {Shape: budget.Sliding, Max: 25, Window: 500 * time.Millisecond},
+		"bucket":  {Shape: budget.Bucket, Max: 10, Rate: 30},
+		"decay":   {Shape: budget.Decay, Max: 20, Rate: 50},
+	}
+	checked := 0
+	for name, l := range limits {
+		for _, spent := range []int{0, 7, 60} {
+			for _, queued := range []int{0, 3, 30} {
+				l.Name = "r"
+				l.Costs = map[budget.Class]int64{budget.ClassNew: 1, budget.ClassCancel: 1, budget.ClassQuery: 1}
+				b, err := budget.New([]budget.Limit{l}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				now := t0.Add(130 * time.Millisecond)
+				for range spent {
+					b.TryTake(now.Add(-100*time.Millisecond), budget.Op{Class: budget.ClassNew})
+				}
+				c := newCore("k", 10_000, FromBudget(b))
+				for i := range queued {
+					it := newItem("q" + strconv.Itoa(i))
+					if i%3 == 2 {
+						it = cancelOf("q0")
+					}
+					if it.cancel != nil {
+						c.admitCancel(now, it)
+					} else if a, _ := c.admitNew(now, it, true); a != admitQueued {
+						t.Fatalf("%s: queued order %d not queued: %d", name, i, a)
+					}
+				}
+				st := messages.KeyStatus{TS: now, Capacity: c.capacity(now)}
+				if st.Capacity == nil {
+					// Only for a key whose next new order could go at once.
+					if at, _ := c.project(now, budget.Op{Class: budget.ClassNew}); queued > 0 || !at.Equal(now) {
+						t.Fatalf("%s spent %d queued %d: no capacity, and the next order goes in %v", name, spent, queued, at.Sub(now))
+					}
+					continue
+				}
+				checked++
+				for k := range 400 {
+					got, ok := st.EarliestNew(k)
+					at, fits := c.project(now, budget.Op{Class: budget.ClassNew})
+					if !ok || !fits {
+						t.Fatalf("%s: no answer (%v %v)", name, ok, fits)
+					}
+					if got.After(at) {
+						t.Fatalf("%s spent %d queued %d: order %d: capacity says %v, the plan %v (later)",
+							name, spent, queued, k+1, got.Sub(now), at.Sub(now))
+					}
+					if at.Sub(now) < capacityHorizon-capacityStep && at.Sub(got) > capacityStep+time.Millisecond {
+						t.Fatalf("%s spent %d queued %d: order %d: capacity says %v, the plan %v: more than a step early",
+							name, spent, queued, k+1, got.Sub(now), at.Sub(now))
+					}
+					if a, _ := c.admitNew(now, newItem("n"+strconv.Itoa(k)), true); a != admitQueued {
+						t.Fatalf("%s: order %d not queued", name, k)
+					}
+				}
+			}
+		}
+	}
+	if checked < 3*len(limits) {
+		t.Fatalf("only %d cases had a capacity to check", checked)
 	}
 }

@@ -368,6 +368,9 @@ func (t *term) status() messages.KeyStatus {
 		QueueDepth: nq + cq, QueueCancel: cq, Worker: t.id, OpenOrders: open,
 		Message: t.c.stateMsg, TS: now.UTC(),
 	}
+	if t.c.state.Usable() {
+		st.Capacity = t.c.capacity(now)
+	}
 	if !t.c.until.IsZero() {
 		u := t.c.until.UTC()
 		st.Until = &u

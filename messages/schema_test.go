@@ -312,6 +312,11 @@ func goldenStatuses() map[string]messages.KeyStatus {
 				{Name: "REQUEST_WEIGHT_1M", Used: 1180, Max: 1176, Window: 60, ResetsIn: 0.004},
 			},
 		},
+		"busy": {
+			Key: "alpha-3", Venue: "paper", State: messages.KeyActive, QueueDepth: 100, Worker: "host-a-4711", TS: ts,
+			Limits:   []messages.LimitStatus{{Name: "orders", Used: 100, Max: 100, Window: 1, ResetsIn: 0.25}},
+			Capacity: []messages.CapacityPoint{{InMS: 1250, OrdersBefore: 0}, {InMS: 2250, OrdersBefore: 100}, {InMS: 3000, OrdersBefore: 200}},
+		},
 		"throttled": {
 			Key: "alpha-2", Venue: "paper", State: messages.KeyThrottled, Worker: "host-b-1", Until: &until, TS: ts,
 			Limits: []messages.LimitStatus{},

@@ -191,8 +191,41 @@ type KeyStatus struct {
 	// Until is when a throttled or banned key may be used again.
 	Until *time.Time `json:"until,omitempty"`
 	// Message says why a key is down or halted.
-	Message string    `json:"message,omitempty"`
-	TS      time.Time `json:"ts"`
+	Message string `json:"message,omitempty"`
+	// Capacity says when the key's budget could send more new orders,
+	// after everything queued at TS: the order that has OrdersBefore of
+	// them ahead of it goes at TS + InMS at the earliest, for the steps
+	// given (see EarliestNew). The router uses it to refuse at once an
+	// intent the key cannot send before its expires_at. Present while the
+	// key's queue holds requests or its budget makes a new order wait;
+	// when absent, a new order could go at once.
+	Capacity []CapacityPoint `json:"capacity,omitempty"`
+	TS       time.Time       `json:"ts"`
+}
+
+// CapacityPoint is one step of KeyStatus.Capacity: a new order with
+// OrdersBefore new orders ahead of it (arriving after the status, behind
+// everything queued) goes InMS milliseconds after the status's TS at the
+// earliest (rounded down). Steps come in time order.
+type CapacityPoint struct {
+	InMS         int64 `json:"in_ms"`
+	OrdersBefore int   `json:"orders_before"`
+}
+
+// EarliestNew returns the earliest instant the key of status s could send
+// a new order arriving after s was taken with k others ahead of it, by
+// s.Capacity, never later than it could: the instant of the last step
+// with k or fewer orders before it. false: s says nothing that holds it
+// back (no capacity given).
+func (s *KeyStatus) EarliestNew(k int) (time.Time, bool) {
+	if len(s.Capacity) == 0 {
+		return time.Time{}, false
+	}
+	i := 0
+	for i+1 < len(s.Capacity) && s.Capacity[i+1].OrdersBefore <= k {
+		i++
+	}
+	return s.TS.Add(time.Duration(s.Capacity[i].InMS) * time.Millisecond), true
 }
 
 // SameAs reports whether s says what o says, apart from when it was taken:

@@ -27,6 +27,10 @@ type View interface {
 	// Explain says what the view knows of a key, for a key_unavailable
 	// refusal (Health.Explain).
 	Explain(key string, now time.Time) string
+	// EarliestNew says when the key could send one more new order at the
+	// earliest, never later than it could (Health.EarliestNew); false if
+	// nothing known holds it back.
+	EarliestNew(key string, now time.Time) (time.Time, bool)
 }
 
 // Decision is where an intent goes: a Key, or a Reason it is refused.
@@ -48,10 +52,14 @@ func refuse(reason messages.Reason, format string, args ...any) Decision {
 // is halted; it may use the key or venue it asks for and some key of its
 // pool permits its symbol, side, type, size and open orders (before any
 // budget is spent: not_permitted); it passes the strategy's risk limits;
-// then the strategy's policy picks among the usable keys. If none is
-// usable, an intent with a deadline goes to the policy's first choice to
-// wait there (its executor expires it if it cannot be sent in time); one
-// without is refused with key_unavailable.
+// then the strategy's policy picks among the usable keys; an intent with
+// a deadline goes to the first of them whose budget could send it before
+// the deadline (View.EarliestNew), and is refused expired at once if none
+// could: it would only be expired by the key's executor, after two more
+// writes (claim and record). If none is usable, an intent with a deadline
+// goes to the policy's first choice to wait there (its executor expires
+// it if it cannot be sent in time); one without is refused with
+// key_unavailable.
 func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.Time) Decision {
 	st, ok := cfg.Strategies[in.Strategy]
 	if !ok {
@@ -117,7 +125,16 @@ func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.T
 		cands = append(cands, v.Candidate(k, now))
 	}
 	if ranked := AppendRank(rankBuf[:0], policy, cands, in.Symbol); len(ranked) > 0 {
-		return Decision{Key: ranked[0], Notional: notional}
+		if in.ExpiresAt == nil {
+			return Decision{Key: ranked[0], Notional: notional}
+		}
+		for _, k := range ranked {
+			if at, ok := v.EarliestNew(k, now); !ok || at.Before(*in.ExpiresAt) {
+				return Decision{Key: k, Notional: notional}
+			}
+		}
+		return refuse(messages.ReasonExpired, "no key's budget can send it before its expires_at %s: %s",
+			in.ExpiresAt.Format(time.RFC3339Nano), whenSendable(v, ranked, now))
 	}
 	if in.ExpiresAt != nil {
 		for i := range cands {
@@ -211,6 +228,22 @@ func whyUnusable(v View, keys []string, now time.Time) string {
 		b.WriteString(" (")
 		b.WriteString(v.Explain(k, now))
 		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// whenSendable says when each key could send one more new order at the
+// earliest: "k1 in 1.24s, k2 in 0.98s".
+func whenSendable(v View, keys []string, now time.Time) string {
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		at, _ := v.EarliestNew(k, now)
+		b.WriteString(k)
+		b.WriteString(" in ")
+		b.WriteString(at.Sub(now).Round(10 * time.Millisecond).String())
 	}
 	return b.String()
 }

@@ -20,6 +20,7 @@ type fakeView struct {
 	haltedS   map[string]bool
 	haltedK   map[string]bool
 	headrooms map[string]float64
+	earliest  map[string]time.Time // EarliestNew's answer; absent: nothing holds a new order back
 }
 
 func (f fakeView) Candidate(key string, _ time.Time) Candidate {
@@ -30,6 +31,10 @@ func (f fakeView) Candidate(key string, _ time.Time) Candidate {
 	return Candidate{Key: key, Usable: !f.unusable[key], Headroom: h, Capacity: 100}
 }
 func (f fakeView) OpenOrders(key string) int { return f.open[key] }
+func (f fakeView) EarliestNew(key string, _ time.Time) (time.Time, bool) {
+	at, ok := f.earliest[key]
+	return at, ok
+}
 func (f fakeView) Explain(key string, _ time.Time) string {
 	if f.unusable[key] {
 		return "down, last status 4.2s ago"
@@ -77,6 +82,7 @@ func TestChooseKey(t *testing.T) {
 	now := time.Unix(1000, 0)
 	past := now.Add(-time.Second)
 	future := now.Add(time.Minute)
+	soon := now.Add(500 * time.Millisecond)
 	prices := map[string]decimal.Decimal{"BTC-USDT": decimal.NewFromInt(60000), "ETH-USDT": decimal.NewFromInt(3000)}
 	cases := []struct {
 		name    string
@@ -106,6 +112,11 @@ func TestChooseKey(t *testing.T) {
 		{name: "all halted", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{haltedK: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonHalted},
 		{name: "none usable, no deadline", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, reason: messages.ReasonKeyUnavailable, mention: "k1 (down, last status 4.2s ago)"},
 		{name: "none usable, a deadline: waits at the first", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &future }, v: fakeView{unusable: map[string]bool{"k1": true, "k2": true, "k3": true}}, key: "k1"},
+		{name: "a deadline the first key's budget can meet", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &soon }, v: fakeView{earliest: map[string]time.Time{"k1": soon.Add(-time.Millisecond)}}, key: "k1"},
+		{name: "a deadline the first key's budget cannot meet goes to the next", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &soon }, v: fakeView{earliest: map[string]time.Time{"k1": soon, "k2": now}}, key: "k2"},
+		{name: "a deadline no key's budget can meet: expired at once", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &soon }, v: fakeView{earliest: map[string]time.Time{"k1": soon, "k2": soon.Add(time.Second), "k3": now.Add(1234 * time.Millisecond)}}, reason: messages.ReasonExpired, mention: "k1 in 500ms, k2 in 1.5s, k3 in 1.23s"},
+		{name: "pinned to a key whose budget cannot meet the deadline", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), mod: func(in *messages.OrderIntent) { in.ExpiresAt = &soon; in.Key = "k1" }, v: fakeView{earliest: map[string]time.Time{"k1": soon}}, reason: messages.ReasonExpired, mention: "k1 in 500ms"},
+		{name: "no deadline: the budget is the key's to wait for", in: intent("s", "BTC-USDT", "buy", "limit", "0.01", "60000"), v: fakeView{earliest: map[string]time.Time{"k1": future}}, key: "k1"},
 		{name: "least loaded", in: intent("ll", "BTC-USDT", "buy", "market", "0.001", ""), v: fakeView{headrooms: map[string]float64{"k1": 0.2, "k2": 0.9}}, key: "k2"},
 	}
 	for _, tc := range cases {
@@ -150,6 +161,41 @@ func TestHealthExplain(t *testing.T) {
 	if got, want := whyUnusable(view{Health: h}, []string{"k", "never"}, t0.Add(4*time.Second)), "k (down, last status 4s ago) never (active, never heard from)"; got != want {
 		t.Errorf("whyUnusable: %q, want %q", got, want)
 	}
+}
+
+// Health says when a key could send one more new order by its last
+// status's capacity, counting the orders handed to it since; a status
+// without capacity, or too old, holds nothing back.
+func TestHealthEarliestNew(t *testing.T) {
+	h := NewHealth(3 * time.Second)
+	t0 := time.Unix(100, 0)
+	ms := func(n int64) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	h.Observe(messages.KeyStatus{Key: "k", State: messages.KeyActive, TS: t0,
+		Capacity: []messages.CapacityPoint{{InMS: 300, OrdersBefore: 0}, {InMS: 1300, OrdersBefore: 2}, {InMS: 3000, OrdersBefore: 4}}}, t0)
+	h.Observe(messages.KeyStatus{Key: "idle", State: messages.KeyActive, TS: t0}, t0)
+	check := func(key string, now time.Time, want time.Time, wantOK bool) {
+		t.Helper()
+		if got, ok := h.EarliestNew(key, now); ok != wantOK || !got.Equal(want) {
+			t.Errorf("%s at %v: %v %v, want %v %v", key, now.Sub(t0), got.Sub(t0), ok, want.Sub(t0), wantOK)
+		}
+	}
+	check("k", t0, ms(300), true)
+	h.Sent("k", ms(1))
+	check("k", ms(1), ms(300), true) // the second order: still the first step's
+	h.Sent("k", ms(2))
+	check("k", ms(2), ms(1300), true)
+	h.Sent("k", ms(3))
+	h.Sent("k", ms(4))
+	check("k", ms(4), ms(3000), true)
+	h.Sent("k", ms(5))
+	check("k", ms(5), ms(3000), true) // past the last step: no later than it
+	check("k", t0.Add(capacityFresh+time.Millisecond), time.Time{}, false)
+	check("idle", t0, time.Time{}, false)
+	check("never", t0, time.Time{}, false)
+	// A status taken after some sends counts them itself.
+	h.Observe(messages.KeyStatus{Key: "k", State: messages.KeyActive, TS: ms(3),
+		Capacity: []messages.CapacityPoint{{InMS: 0, OrdersBefore: 0}, {InMS: 100, OrdersBefore: 2}}}, ms(6))
+	check("k", ms(6), ms(103), true) // two sent after it was taken
 }
 
 func TestHealthInFlightCountsSendsAfterTheHeartbeat(t *testing.T) {

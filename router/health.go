@@ -168,6 +168,28 @@ func (h *Health) Explain(key string, now time.Time) string {
 	return string(s) + ", last status " + now.Sub(h.keys[key].seen).Round(100*time.Millisecond).String() + " ago"
 }
 
+// capacityFresh is how old a key's status may be for its capacity to
+// count: a busy key's status comes every second, and orders that left its
+// queue unsent (canceled, expired) free budget that an older status does
+// not show.
+const capacityFresh = 2 * time.Second
+
+// EarliestNew returns the earliest instant key could send one more new
+// order, by the capacity its last status gave and the orders handed to it
+// since; never later than the key's own plan, which had every order
+// queued go first. false if the view knows nothing that holds a new order
+// back: no capacity in the status (it could go at once), or a status older
+// than capacityFresh.
+func (h *Health) EarliestNew(key string, now time.Time) (time.Time, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	kh := h.keys[key]
+	if kh == nil || kh.seen.IsZero() || now.Sub(kh.seen) > capacityFresh {
+		return time.Time{}, false
+	}
+	return kh.status.EarliestNew(kh.inFlight())
+}
+
 // OpenOrders returns key's open orders at the venue, plus those handed to
 // it and not yet reported.
 func (h *Health) OpenOrders(key string) int {

@@ -204,8 +204,8 @@ func Print(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "  %d keys of %d orders/s each at %d intents/s each: %d accepted, %d rejected over %d whole windows\n",
 			s.Keys, s.BudgetPerKeyPerS, s.DemandPerKeyPerS, s.Accepted, s.Rejected, s.WholeWindows)
 		if r.Budget != nil {
-			fmt.Fprintf(w, "  expired: %d found so by the router (they waited in ORDERS), %d in a key's queue\n",
-				s.ExpiredAtRouter, r.Budget.Expired-s.ExpiredAtRouter)
+			fmt.Fprintf(w, "  expired: %d at once by the router (no key's budget could send them in time), %d found so by the router (they waited in ORDERS), %d by a key's executor\n",
+				s.ExpiredForBudget, s.ExpiredAtRouter, r.Budget.Expired-s.ExpiredAtRouter-s.ExpiredForBudget)
 		}
 	}
 	if i := r.Isolation; i != nil {

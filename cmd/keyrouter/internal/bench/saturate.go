@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +35,13 @@ type SaturateFigures struct {
 	Rejected         int `json:"rejected"`
 	WholeWindows     int `json:"whole_windows"`
 	// ExpiredAtRouter counts the intents the router found expired when it
-	// read them (the report names no key): they waited in ORDERS past
-	// their expiry. The rest of the expired waited in a key's queue.
-	ExpiredAtRouter int `json:"expired_at_router"`
+	// read them (the report names no key, and says expires_at had
+	// passed): they waited in ORDERS past their expiry. ExpiredForBudget
+	// counts those the router refused at once because no key's budget
+	// could send them in time (their keys' statuses said so). The rest of
+	// the expired were expired by a key's executor.
+	ExpiredAtRouter  int `json:"expired_at_router"`
+	ExpiredForBudget int `json:"expired_for_budget_at_router"`
 }
 
 func runSaturate(ctx context.Context, o Options) (*Result, error) {
@@ -117,6 +122,8 @@ type satTally struct {
 	counts          map[messages.ReportKind]int
 	firsts          map[string]int // first reports by strategy/client_order_id
 	expiredAtRouter int
+	// expiredForBudget: see SaturateFigures.ExpiredForBudget.
+	expiredForBudget int
 }
 
 // follow counts every report published on nc's server.
@@ -149,6 +156,7 @@ type satReport struct {
 	ClientOrderID string              `json:"client_order_id"`
 	Kind          messages.ReportKind `json:"kind"`
 	Key           string              `json:"key"`
+	Message       string              `json:"message"`
 	TS            time.Time           `json:"ts"`
 }
 
@@ -166,8 +174,12 @@ func (t *satTally) report(r *satReport, now time.Time) {
 		t.firsts[id]++
 	case messages.KindRejected, messages.KindExpired:
 		t.firsts[id]++
-		if r.Kind == messages.KindExpired && r.Key == "" {
+		switch {
+		case r.Kind != messages.KindExpired || r.Key != "":
+		case strings.HasPrefix(r.Message, "expires_at "): // "expires_at ... had passed when the intent arrived"
 			t.expiredAtRouter++
+		default:
+			t.expiredForBudget++
 		}
 	}
 }
@@ -204,6 +216,7 @@ func (t *satTally) result(o Options, sent int, begin, end time.Time, venue429 in
 			Keys: o.Keys, BudgetPerKeyPerS: satBudget, DemandPerKeyPerS: 2 * satBudget,
 			Accepted: t.counts[messages.KindAccepted], Rejected: t.counts[messages.KindRejected],
 			WholeWindows: windows, ExpiredAtRouter: t.expiredAtRouter,
+			ExpiredForBudget: t.expiredForBudget,
 		},
 	}
 }
