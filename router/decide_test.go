@@ -264,3 +264,52 @@ func TestHealthIdleKeyOfALiveProcess(t *testing.T) {
 		t.Error("a's process died: a is still usable past the timeout")
 	}
 }
+
+// BenchmarkChooseKey is the decision for an intent over two keys with
+// statuses heard, without a deadline and with one (the keys' capacity
+// consulted: busy keys with a second of orders queued and a full step
+// list, the intent sent to the first key that can meet it).
+func BenchmarkChooseKey(b *testing.B) {
+	cfg, err := configs.Parse([]byte(`
+venues: {paper: {kind: paper}}
+keys: {k1: {venue: paper}, k2: {venue: paper}}
+strategies: {f: {keys: [k1, k2]}}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	h := NewHealth(3 * time.Second)
+	var steps []messages.CapacityPoint
+	for i := range 60 {
+		steps = append(steps, messages.CapacityPoint{InMS: 900 + int64(i)*50, OrdersBefore: i * 5})
+	}
+	// failover ranks k1 first; it cannot meet the deadline with 150
+	// orders handed to it since its status, k2 can.
+	for k, used := range map[string]float64{"k1": 10, "k2": 50} {
+		h.Observe(messages.KeyStatus{Key: k, State: messages.KeyActive, TS: now, QueueDepth: 100, Capacity: steps,
+			Limits: []messages.LimitStatus{{Name: "orders", Used: used, Max: 100, Window: 1}}}, now)
+	}
+	for range 150 {
+		h.Sent("k1", now.Add(time.Millisecond))
+	}
+	v := view{Health: h, Book: NewBook(), Halts: NewHalts()}
+	exp := now.Add(time.Second)
+	for _, c := range []struct {
+		name string
+		exp  *time.Time
+		want string
+	}{{"no deadline", nil, "k1"}, {"deadline", &exp, "k2"}} {
+		want := c.want
+		b.Run(c.name, func(b *testing.B) {
+			in := intent("f", "BTC-USDT", "buy", "limit", "0.01", "60000")
+			in.ExpiresAt = c.exp
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := ChooseKey(cfg, v, in, now.Add(2*time.Millisecond)); d.Key != want {
+					b.Fatalf("got %q (%s), want %s", d.Key, d.Message, want)
+				}
+			}
+		})
+	}
+}
