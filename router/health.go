@@ -176,10 +176,11 @@ const capacityFresh = 2 * time.Second
 
 // EarliestNew returns the earliest instant key could send one more new
 // order, by the capacity its last status gave and the orders handed to it
-// since; never later than the key's own plan, which had every order
-// queued go first. false if the view knows nothing that holds a new order
-// back: no capacity in the status (it could go at once), or a status older
-// than capacityFresh.
+// since, each counted as queued ahead of it: no later than the key's own
+// plan unless some of those never joined its queue or left it unsent
+// (refused, expired, canceled), which the next status shows. false if the
+// view knows nothing that holds a new order back: no capacity in the
+// status (it could go at once), or a status older than capacityFresh.
 func (h *Health) EarliestNew(key string, now time.Time) (time.Time, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
