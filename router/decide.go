@@ -56,10 +56,10 @@ func refuse(reason messages.Reason, format string, args ...any) Decision {
 // a deadline goes to the first of them whose budget could send it before
 // the deadline (View.EarliestNew), and is refused expired at once if none
 // could: its executor would only expire it, after one more stream write
-// (the order's record) and a delivery and ack on the key's consumer. If none is usable, an intent with a deadline
-// goes to the policy's first choice to wait there (its executor expires
-// it if it cannot be sent in time); one without is refused with
-// key_unavailable.
+// (the order's record) and a delivery and ack on the key's consumer. If
+// none is usable, an intent with a deadline goes to the policy's first
+// choice to wait there (its executor expires it if it cannot be sent in
+// time); one without is refused with key_unavailable.
 func ChooseKey(cfg *configs.Config, v View, in *messages.OrderIntent, now time.Time) Decision {
 	st, ok := cfg.Strategies[in.Strategy]
 	if !ok {
