@@ -265,19 +265,27 @@ func TestHealthIdleKeyOfALiveProcess(t *testing.T) {
 	}
 }
 
+// twoKeys is a config of keys k1 and k2 on the paper venue, both in
+// strategy's pool (policy failover).
+func twoKeys(tb testing.TB, strategy string) *configs.Config {
+	tb.Helper()
+	cfg, err := configs.Parse([]byte(`
+venues: {paper: {kind: paper}}
+keys: {k1: {venue: paper}, k2: {venue: paper}}
+strategies: {` + strategy + `: {keys: [k1, k2]}}
+`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
 // BenchmarkChooseKey is the decision for an intent over two keys with
 // statuses heard, without a deadline and with one (the keys' capacity
 // consulted: busy keys with a second of orders queued and a full step
 // list, the intent sent to the first key that can meet it).
 func BenchmarkChooseKey(b *testing.B) {
-	cfg, err := configs.Parse([]byte(`
-venues: {paper: {kind: paper}}
-keys: {k1: {venue: paper}, k2: {venue: paper}}
-strategies: {f: {keys: [k1, k2]}}
-`))
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := twoKeys(b, "f")
 	now := time.Unix(1000, 0)
 	h := NewHealth(3 * time.Second)
 	var steps []messages.CapacityPoint

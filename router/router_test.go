@@ -43,16 +43,10 @@ var testStreams = configs.Streams{Replicas: 1, OrdersMaxAge: time.Hour, ReportsM
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	cfg, err := configs.Parse([]byte(`
-venues: {paper: {kind: paper}}
-keys: {k1: {venue: paper}, k2: {venue: paper}}
-strategies: {s: {keys: [k1, k2]}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := router.TwoKeys(t, "s")
 	h := &harness{t: t, srv: bustest.Server(t), clock: clocktest.New(time.Unix(1_800_000_000, 0)), cfg: cfg, logs: &bustest.Buffer{}}
 	h.nc, h.js = bustest.JetStream(t, h.srv)
+	var err error
 	if h.b, err = bus.Provision(t.Context(), h.js, testStreams); err != nil {
 		t.Fatal(err)
 	}
