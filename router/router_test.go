@@ -200,6 +200,58 @@ func TestIntentIsRoutedOnceToItsKey(t *testing.T) {
 	}
 }
 
+// An intent with a deadline goes to the first key whose budget, by the
+// capacity in its status, could send it in time, and is refused expired
+// at once (with its claim on the refused key, not a key's) when none could.
+func TestDeadlineNoKeyCanMeetIsExpiredAtOnce(t *testing.T) {
+	h := newHarness(t)
+	busy := func(key string, firstIn time.Duration) {
+		st := messages.KeyStatus{Key: key, Venue: "paper", State: messages.KeyActive, Limits: []messages.LimitStatus{},
+			QueueDepth: 100, TS: h.clock.Now(), Capacity: []messages.CapacityPoint{{InMS: firstIn.Milliseconds()}}}
+		data, _ := json.Marshal(st)
+		if err := h.nc.Publish(messages.KeyStatusSubject(key), data); err != nil {
+			t.Fatal(err)
+		}
+		_ = h.nc.Flush()
+	}
+	withDeadline := func(id string, in time.Duration) string {
+		return fmt.Sprintf(`{"client_order_id":%q,"symbol":"BTC-USDT","side":"buy","type":"market","quantity":"0.001","expires_at":%q}`,
+			id, h.clock.Now().Add(in).UTC().Format(time.RFC3339Nano))
+	}
+	p := h.active("r1")
+	// k1 cannot send a new order for 1.5 s, k2 for 0.5 s.
+	busy("k1", 1500*time.Millisecond)
+	busy("k2", 500*time.Millisecond)
+	bustest.WaitFor(t, "the statuses seen", func() bool {
+		_, ok1 := p.r.Health().EarliestNew("k1", h.clock.Now())
+		_, ok2 := p.r.Health().EarliestNew("k2", h.clock.Now())
+		return ok1 && ok2
+	})
+	h.submit(messages.OrdersNewSubject("s"), withDeadline("spill", time.Second))
+	bustest.WaitFor(t, "spill routed", func() bool { return len(h.execsOf("spill")) == 1 })
+	if got := h.execsOf("spill")[0]; got != messages.ExecNewSubject("k2", "s", "spill") {
+		t.Errorf("routed on %s, want k2's claim (k1 cannot meet the deadline)", got)
+	}
+	h.submit(messages.OrdersNewSubject("s"), withDeadline("late", 400*time.Millisecond))
+	bustest.WaitFor(t, "late answered", func() bool { return len(h.of("late")) == 1 })
+	r := h.of("late")[0]
+	if r.Kind != messages.KindExpired || r.Reason != messages.ReasonExpired || r.Key != "" || r.Seq != 1 {
+		t.Errorf("late: %s %s key %q seq %d, want expired by the router", r.Kind, r.Reason, r.Key, r.Seq)
+	}
+	if !strings.Contains(r.Message, "k1 in 1.5s") || !strings.Contains(r.Message, "k2 in 500ms") {
+		t.Errorf("late's message does not say when each key could send it: %q", r.Message)
+	}
+	if got := h.execsOf("late"); len(got) != 1 || got[0] != messages.ExecNewSubject(messages.RefusedKey, "s", "late") {
+		t.Errorf("late's claims: %v, want the refused key's only", got)
+	}
+	// Without a deadline the budget is the key's to wait for.
+	h.submit(messages.OrdersNewSubject("s"), market("patient"))
+	bustest.WaitFor(t, "patient routed", func() bool { return len(h.execsOf("patient")) == 1 })
+	if got := h.execsOf("patient")[0]; got != messages.ExecNewSubject("k1", "s", "patient") {
+		t.Errorf("routed on %s, want k1's", got)
+	}
+}
+
 // Two routers: one active; when it dies, the other takes over after the
 // lease TTL and routes what came meanwhile, and a reload reaches both.
 func TestStandbyRouterTakesOver(t *testing.T) {
