@@ -92,7 +92,8 @@ const (
 )
 
 // admitNew decides what happens to a new order arriving at now; queued,
-// it is in hand. at is, for admitExpire, the earliest instant the budget
+// it is in hand, and refused or expired it is in hand until that is
+// stored (decide). at is, for admitExpire, the earliest instant the budget
 // could send it (zero: never).
 func (c *core) admitNew(now time.Time, it *item, movable bool) (a admission, at time.Time) {
 	o := it.order
@@ -104,11 +105,13 @@ func (c *core) admitNew(now time.Time, it *item, movable bool) (a admission, at 
 		case movable:
 			return admitHandBack, time.Time{}
 		case c.state == messages.KeyHalted:
+			c.decide(o)
 			return admitHalted, time.Time{}
 		}
 		// Throttled, banned or down with nowhere to go: it waits here.
 	}
 	if c.newQ.len() >= c.queueSize {
+		c.decide(o)
 		return admitFull, time.Time{}
 	}
 	op := opFor(it)
@@ -118,6 +121,7 @@ func (c *core) admitNew(now time.Time, it *item, movable bool) (a admission, at 
 			if !ok {
 				at = time.Time{}
 			}
+			c.decide(o)
 			return admitExpire, at
 		}
 		c.commit(at, op)
@@ -182,7 +186,7 @@ func (c *core) next(now time.Time) action {
 			exp := it.order.intent.ExpiresAt
 			return exp != nil && !until.Before(*exp)
 		}); late != nil {
-			c.drop(late.order)
+			c.decide(late.order)
 			return action{kind: actExpire, it: late, at: until}
 		}
 		return action{kind: actWait, at: until}
@@ -212,7 +216,7 @@ func (c *core) next(now time.Time) action {
 	if c.state == messages.KeyHalted && it.order != nil && !it.inDoubt {
 		// Halted: cancels and look-ups still go out, new orders do not.
 		q.take(it)
-		c.drop(it.order)
+		c.decide(it.order)
 		return action{kind: actRefuse, it: it, reason: messages.ReasonHalted, msg: fmt.Sprintf("key %s is halted", c.key)}
 	}
 	if it.cancel != nil {
@@ -222,7 +226,7 @@ func (c *core) next(now time.Time) action {
 		if o := c.orders[it.cancel.orderKey()]; o != nil {
 			if queued := c.newQ.removeFirst(func(it *item) bool { return it.order == o && !it.inDoubt }); queued != nil {
 				q.take(it)
-				c.drop(o)
+				c.decide(o)
 				return action{kind: actCancelQueued, it: it, queued: queued}
 			}
 		}
@@ -233,14 +237,14 @@ func (c *core) next(now time.Time) action {
 	}
 	if exp != nil && !now.Before(*exp) {
 		q.take(it)
-		c.drop(it.order)
+		c.decide(it.order)
 		return action{kind: actExpire, it: it, at: now}
 	}
 	if it.notBefore.After(now) {
 		// Backing off after a failed attempt.
 		if exp != nil && !it.notBefore.Before(*exp) {
 			q.take(it)
-			c.drop(it.order)
+			c.decide(it.order)
 			return action{kind: actExpire, it: it, at: it.notBefore}
 		}
 		return action{kind: actWait, at: it.notBefore}
@@ -256,12 +260,12 @@ func (c *core) next(now time.Time) action {
 		switch {
 		case exp != nil && (at.IsZero() || !at.Before(*exp)):
 			q.take(it)
-			c.drop(it.order)
+			c.decide(it.order)
 			return action{kind: actExpire, it: it, at: at}
 		case at.IsZero():
 			q.take(it)
 			if it.order != nil {
-				c.drop(it.order)
+				c.decide(it.order)
 			}
 			return action{kind: actRefuse, it: it, reason: messages.ReasonRateLimited,
 				msg: "the request costs more than the key's budget allows at all"}
@@ -289,6 +293,18 @@ func (c *core) requeue(it *item, notBefore time.Time) {
 // drop forgets an order that leaves the queue unsent.
 func (c *core) drop(o *order) {
 	c.forget(o)
+	c.replan()
+}
+
+// decide takes o, out of the queue or never queued, for a decision made
+// without the venue: it stays in hand (held) until the decision's record
+// is stored, and finish forgets it. Forgotten at once, a redelivery of its
+// message in between (at a takeover the pending messages are both read
+// directly and redelivered) would find neither the order in hand nor its
+// record, and take it in as new: a canceled order would then be sent.
+func (c *core) decide(o *order) {
+	c.hold(o)
+	o.deciding = true
 	c.replan()
 }
 
@@ -368,10 +384,11 @@ func (c *core) clearOut() (moved, refused []*item) {
 		return !it.inDoubt && (halted || it.order.movable())
 	})
 	for _, it := range out {
-		c.drop(it.order)
 		if it.order.movable() {
+			c.drop(it.order)
 			moved = append(moved, it)
 		} else {
+			c.decide(it.order)
 			refused = append(refused, it)
 		}
 	}

@@ -285,3 +285,85 @@ func TestCapacityNeverLaterThanThePlan(t *testing.T) {
 		t.Fatalf("only %d cases had a capacity to check", checked)
 	}
 }
+
+// An order refused, expired or canceled without the venue stays in hand
+// until its decision is stored (finish forgets it): a redelivery of its
+// message meanwhile is admitHeld, waiting for that work, never taken in
+// as a new order. (A chaos run sent an order whose local cancel was being
+// stored: at a takeover its message was read directly and redelivered
+// too, and the redelivery came in between.)
+func TestLocallyDecidedOrderStaysInHandUntilStored(t *testing.T) {
+	soon := t0.Add(time.Second)
+	for _, tc := range []struct {
+		name  string
+		setup func(c *core) (o *order, want actKind, at time.Time)
+	}{
+		{"canceled while queued", func(c *core) (*order, actKind, time.Time) {
+			it := newItem("a")
+			c.admitNew(t0, it, true)
+			if !c.admitCancel(t0, cancelOf("a")) {
+				t.Fatal("cancel not queued")
+			}
+			return it.order, actCancelQueued, t0
+		}},
+		{"expired in the queue", func(c *core) (*order, actKind, time.Time) {
+			it := newItem("a", expiring(soon))
+			c.admitNew(t0, it, true)
+			return it.order, actExpire, soon
+		}},
+		{"refused at admission: queue full", func(c *core) (*order, actKind, time.Time) {
+			for i := range c.queueSize {
+				c.admitNew(t0, newItem("q"+strconv.Itoa(i)), true)
+			}
+			it := newItem("a")
+			if a, _ := c.admitNew(t0, it, true); a != admitFull {
+				t.Fatalf("admission %d, want admitFull", a)
+			}
+			return it.order, actIdle, t0
+		}},
+		{"expired at admission", func(c *core) (*order, actKind, time.Time) {
+			c.admitNew(t0, newItem("q"), true) // takes the budget's one request
+			it := newItem("a", expiring(t0.Add(time.Second)))
+			if a, _ := c.admitNew(t0, it, true); a != admitExpire {
+				t.Fatalf("admission %d, want admitExpire", a)
+			}
+			return it.order, actIdle, t0
+		}},
+		{"refused: the key halted", func(c *core) (*order, actKind, time.Time) {
+			it := newItem("a", pinned)
+			c.admitNew(t0, it, true)
+			if _, _, refused := c.setState(messages.KeyHalted, time.Time{}, "halted"); len(refused) != 1 {
+				t.Fatalf("refused %d, want the pinned order", len(refused))
+			}
+			return it.order, actIdle, t0
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCore(t, 1)
+			o, want, now := tc.setup(c)
+			if want != actIdle {
+				if a := c.next(now); a.kind != want {
+					t.Fatalf("next: %d, want %d", a.kind, want)
+				}
+			}
+			if c.orders[o.kvKey] != o || !o.deciding {
+				t.Fatalf("the order left hand before its decision was stored (held %v, deciding %v)", c.orders[o.kvKey] != nil, o.deciding)
+			}
+			redelivered := &item{order: newOrder("k", &messages.ExecOrder{Intent: o.intent, Routed: 1}, 1)}
+			if a, _ := c.admitNew(now, redelivered, true); a != admitHeld {
+				t.Fatalf("its redelivery was admitted as %d, want admitHeld", a)
+			}
+			for _, q := range []*queue{&c.newQ, &c.cancelQ} {
+				q.each(func(it *item) {
+					if it.order != nil && it.order.kvKey == o.kvKey {
+						t.Fatal("the order is queued again")
+					}
+				})
+			}
+			c.forget(o) // its decision stored (finish)
+			if c.orders[o.kvKey] != nil {
+				t.Fatal("still in hand after forget")
+			}
+		})
+	}
+}

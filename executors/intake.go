@@ -133,7 +133,15 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 				if errors.As(err, &ve) && ve.Reason != "" {
 					reason = ve.Reason
 				}
-				t.refuse(ctx, it, reason, err.Error())
+				t.mu.Lock()
+				held := t.attachLocked(o)
+				if !held {
+					t.c.decide(o)
+				}
+				t.mu.Unlock()
+				if !held {
+					t.refuse(ctx, it, reason, err.Error())
+				}
 				return
 			}
 		}
@@ -147,10 +155,7 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 	t.mu.Lock()
 	a, at := t.c.admitNew(now, it, o.movable())
 	if a == admitHeld {
-		// Taken in meanwhile: this delivery waits for that work's ack.
-		if held := t.c.orders[o.kvKey]; held != nil && held.msg == nil {
-			held.msg = o.msg
-		}
+		t.attachLocked(o)
 	}
 	t.mu.Unlock()
 	switch a {
@@ -166,6 +171,17 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 	case admitHalted:
 		t.refuse(ctx, it, messages.ReasonHalted, fmt.Sprintf("key %s is halted", t.opts.Key))
 	}
+}
+
+// attachLocked gives o's message to the order in hand under o's key, if
+// one was taken in meanwhile, and reports whether there was one: this
+// delivery then waits for that work's ack. t.mu held.
+func (t *term) attachLocked(o *order) bool {
+	held := t.c.orders[o.kvKey]
+	if held != nil && held.msg == nil {
+		held.msg = o.msg
+	}
+	return held != nil
 }
 
 // moved reports whether o's claim is no longer the last one of its order

@@ -40,6 +40,12 @@ type order struct {
 	// unconfirmed: a Place of it was sent (here or by a predecessor) and
 	// the venue has not said yet whether it has it; its cancels wait.
 	unconfirmed bool
+	// deciding: it left the queue for a decision made without the venue
+	// (refused, expired, canceled before it was sent) whose record is not
+	// stored yet. It stays in hand meanwhile, so a redelivery of its
+	// message waits for that decision instead of starting it afresh
+	// (core.decide); a cancel of it is answered from its record.
+	deciding bool
 
 	// mu serializes everything that reports the order, so its seq is
 	// gapless and in order; it may be locked by the dispatcher and

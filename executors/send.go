@@ -160,7 +160,7 @@ func (t *term) sendNews(ctx context.Context, its []*item) {
 		if exp := o.intent.ExpiresAt; exp != nil && !now.Before(*exp) {
 			o.mu.Unlock()
 			t.mu.Lock()
-			t.c.drop(o)
+			t.c.decide(o)
 			t.mu.Unlock()
 			t.expire(ctx, it, now, time.Time{})
 			continue
@@ -404,6 +404,9 @@ func (t *term) sendCancel(ctx context.Context, it *item) {
 	cr := it.cancel
 	t.mu.Lock()
 	o := t.c.orders[cr.orderKey()]
+	if o != nil && o.deciding {
+		o = nil // never sent, and closing: answered as a closed order
+	}
 	t.mu.Unlock()
 	if o == nil {
 		// No longer in hand: closed, or handed back to another key while
@@ -482,7 +485,7 @@ func (t *term) onVenueError(ctx context.Context, it *item, err error) bool {
 			t.mu.Lock()
 			stuck := t.c.newQ.removeFirst(func(q *item) bool { return q == it }) // not handed back: pinned or moved once already
 			if stuck != nil {
-				t.c.drop(it.order)
+				t.c.decide(it.order)
 			}
 			t.mu.Unlock()
 			if stuck == nil {
