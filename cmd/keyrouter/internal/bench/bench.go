@@ -207,6 +207,9 @@ func Print(w io.Writer, r *Result) {
 			fmt.Fprintf(w, "  expired: %d at once by the router (no key's budget could send them in time), %d found so by the router (they waited in ORDERS), %d by a key's executor\n",
 				s.ExpiredForBudget, s.ExpiredAtRouter, r.Budget.Expired-s.ExpiredAtRouter-s.ExpiredForBudget)
 		}
+		if len(s.PerWindow) > 0 {
+			fmt.Fprintf(w, "  utilization by window: %v\n", s.PerWindow)
+		}
 	}
 	if i := r.Isolation; i != nil {
 		i.print(w)

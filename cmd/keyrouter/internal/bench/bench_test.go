@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,17 @@ func TestSaturateKeepsEveryPromise(t *testing.T) {
 	}
 	if b.Utilization < 0.5 || b.Utilization > 1 {
 		t.Errorf("utilisation %.4f of two keys' budget", b.Utilization)
+	}
+	// The windows' utilisations average to the run's.
+	sum := 0.0
+	for _, u := range s.PerWindow {
+		if u < 0 || u > 1 {
+			t.Errorf("a window's utilisation %.4f", u)
+		}
+		sum += u
+	}
+	if len(s.PerWindow) != s.WholeWindows || math.Abs(sum/float64(len(s.PerWindow))-b.Utilization) > 0.001 {
+		t.Errorf("utilisation by window %v, for %.4f over %d windows", s.PerWindow, b.Utilization, s.WholeWindows)
 	}
 }
 

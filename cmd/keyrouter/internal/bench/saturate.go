@@ -42,6 +42,9 @@ type SaturateFigures struct {
 	// the expired were expired by a key's executor.
 	ExpiredAtRouter  int `json:"expired_at_router"`
 	ExpiredForBudget int `json:"expired_for_budget_at_router"`
+	// PerWindow is each whole window's utilisation, in order: where in a
+	// run the budget went unused.
+	PerWindow []float64 `json:"utilization_per_window"`
 }
 
 func runSaturate(ctx context.Context, o Options) (*Result, error) {
@@ -194,13 +197,20 @@ func (t *satTally) answered() int {
 func (t *satTally) result(o Options, sent int, begin, end time.Time, venue429 int64) *Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	inRun := 0
+	windows := int(end.Sub(begin) / satWindow)
+	inRun, perWindow := 0, make([]int, windows)
 	for _, ts := range t.accepted {
 		if !ts.Before(begin) && ts.Before(end) {
 			inRun++
+			if w := int(ts.Sub(begin) / satWindow); w < windows {
+				perWindow[w]++
+			}
 		}
 	}
-	windows := int(end.Sub(begin) / satWindow)
+	per := make([]float64, windows)
+	for i, n := range perWindow {
+		per[i] = round(float64(n)/float64(o.Keys*satBudget), 4)
+	}
 	capacity := o.Keys * satBudget * windows
 	lost, dups := lostAndDuplicates(sent, t.firsts)
 	return &Result{
@@ -216,7 +226,7 @@ func (t *satTally) result(o Options, sent int, begin, end time.Time, venue429 in
 			Keys: o.Keys, BudgetPerKeyPerS: satBudget, DemandPerKeyPerS: 2 * satBudget,
 			Accepted: t.counts[messages.KindAccepted], Rejected: t.counts[messages.KindRejected],
 			WholeWindows: windows, ExpiredAtRouter: t.expiredAtRouter,
-			ExpiredForBudget: t.expiredForBudget,
+			ExpiredForBudget: t.expiredForBudget, PerWindow: per,
 		},
 	}
 }
