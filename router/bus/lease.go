@@ -296,6 +296,29 @@ func (ls *Leases) takeable(e entrySeen, now time.Time) (bool, string) {
 	return false, ""
 }
 
+// beatUnseen reads holder's heartbeat directly and reports whether it
+// changed since this process last saw it, which then counts as seen now.
+// The watch that feeds the heartbeats can lag a holder's writes, as after
+// a NATS node came back: two processes whose heartbeats both stalled then
+// each took the lease from the other, back and forth, each term starting
+// over. A failed read says nothing (false).
+func (ls *Leases) beatUnseen(ctx context.Context, holder string) bool {
+	ctx, cancel := Bounded(ctx)
+	defer cancel()
+	e, err := ls.ctl.Get(ctx, heartbeatPrefix+holder)
+	if err != nil {
+		return false
+	}
+	ls.mu.Lock()
+	b, ok := ls.beats[holder]
+	ls.mu.Unlock()
+	if ok && b.rev >= e.Revision() {
+		return false
+	}
+	ls.seeBeat(Update{Key: e.Key(), Value: e.Value(), Rev: e.Revision()})
+	return true
+}
+
 // Acquire waits until this process holds the lease key of kv and returns
 // it: at once if the entry is free, released, or held by an earlier run
 // of this instance; after the holder's heartbeat has been silent for TTL
@@ -319,7 +342,11 @@ func (ls *Leases) Acquire(ctx context.Context, kv jetstream.KeyValue, key, follo
 		}
 		take, why := ls.takeable(e, ls.opts.Clock.Now())
 		wake := ls.wake
+		_, beats := ls.beats[e.val.Holder]
 		ls.mu.Unlock()
+		if take && beats && e.exists && e.val.Holder != ls.opts.Instance && ls.beatUnseen(ctx, e.val.Holder) {
+			continue // the holder's heartbeat moved after all: judge again
+		}
 		if take {
 			l, err := ls.take(ctx, kv, k, e)
 			if err == nil {
