@@ -110,12 +110,14 @@ func (c *core) admitNew(now time.Time, it *item, movable bool) (a admission, at 
 		}
 		// Throttled, banned or down with nowhere to go: it waits here.
 	}
-	if c.newQ.len() >= c.queueSize {
+	// One that may be at the venue is asked about whatever the queue and
+	// its deadline: refused or expired here, it could be live there.
+	if c.newQ.len() >= c.queueSize && !it.inDoubt {
 		c.decide(o)
 		return admitFull, time.Time{}
 	}
 	op := opFor(it)
-	if exp := o.intent.ExpiresAt; exp != nil {
+	if exp := o.intent.ExpiresAt; exp != nil && !it.inDoubt {
 		at, ok := c.project(now, op)
 		if !ok || !at.Before(*exp) || !now.Before(*exp) {
 			if !ok {
@@ -184,7 +186,7 @@ func (c *core) next(now time.Time) action {
 		until := c.until
 		if late := c.newQ.removeFirst(func(it *item) bool {
 			exp := it.order.intent.ExpiresAt
-			return exp != nil && !until.Before(*exp)
+			return exp != nil && !until.Before(*exp) && !it.inDoubt
 		}); late != nil {
 			c.decide(late.order)
 			return action{kind: actExpire, it: late, at: until}
@@ -231,8 +233,11 @@ func (c *core) next(now time.Time) action {
 			}
 		}
 	}
+	// An order's deadline stops its sending, not the look-up of one that
+	// may be at the venue already: only the venue's answer says whether it
+	// is there (if not, it is expired then, never sent).
 	var exp *time.Time
-	if it.order != nil {
+	if it.order != nil && !it.inDoubt {
 		exp = it.order.intent.ExpiresAt
 	}
 	if exp != nil && !now.Before(*exp) {

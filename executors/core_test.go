@@ -367,3 +367,47 @@ func TestLocallyDecidedOrderStaysInHandUntilStored(t *testing.T) {
 		})
 	}
 }
+
+// An order that may already be at the venue (in doubt: sent by a
+// predecessor, or its Place's outcome unknown) is asked about whatever its
+// deadline and the queue: expired or refused here without asking, it could
+// be live there, reported closed. Only the venue's answer (not there)
+// makes it a never-sent order that its deadline then expires.
+func TestInDoubtOrderIsAskedAboutPastItsDeadline(t *testing.T) {
+	past := t0.Add(-time.Second)
+	doubt := func(id string) *item {
+		it := newItem(id, expiring(past))
+		it.inDoubt = true
+		return it
+	}
+	c := testCore(t, 10)
+	for i := range c.queueSize {
+		c.admitNew(t0, newItem("q"+strconv.Itoa(i)), true)
+	}
+	it := doubt("a")
+	if a, _ := c.admitNew(t0, it, true); a != admitQueued {
+		t.Fatalf("in doubt, past its deadline, the queue full: admission %d, want admitQueued", a)
+	}
+	c = testCore(t, 10)
+	c.newQ.push(doubt("b"))
+	c.hold(c.newQ.peek().order)
+	if a := c.next(t0); a.kind != actSend || a.it.order.intent.ClientOrderID != "b" {
+		t.Fatalf("next: %d, want the look-up sent (actSend)", a.kind)
+	}
+	// Throttled past its deadline: it waits for the look-up, not expired.
+	c = testCore(t, 10)
+	c.newQ.push(doubt("c"))
+	c.hold(c.newQ.peek().order)
+	c.setState(messages.KeyThrottled, t0.Add(time.Minute), "429")
+	if a := c.next(t0); a.kind != actWait {
+		t.Fatalf("throttled: next %d, want actWait", a.kind)
+	}
+	// Not at the venue after all: now a never-sent order, expired.
+	c = testCore(t, 10)
+	never := newItem("d", expiring(past))
+	c.newQ.push(never)
+	c.hold(never.order)
+	if a := c.next(t0); a.kind != actExpire {
+		t.Fatalf("never sent, past its deadline: next %d, want actExpire", a.kind)
+	}
+}
