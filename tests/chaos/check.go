@@ -38,11 +38,18 @@ const (
 	CheckCancelUnknown = "cancel-unknown-order"
 	CheckCancelUnans   = "cancel-unanswered"
 	CheckCancelNotDone = "cancel-not-applied" // the order still open at the venue after its cancel
+	CheckAfterExpiry   = "venue-after-expiry" // a venue order placed past its intent's expires_at (and the request's validity)
 	CheckVenue429      = "venue-429"
 	CheckUndecodable   = "report-undecodable"
 	CheckReportUnknown = "report-unknown" // a report of no intent the load sent
 	CheckTakeover      = "takeover"       // of an executor (KeyStatus) or a router (lease)
 )
+
+// expiryGrace is how long after its intent's expires_at a venue order may
+// still be created: a Place sent before the deadline can be held (the
+// simulator's timeout fault) and take effect until its recvWindow passes,
+// 5 s by the Binance adapter's default. One created later was sent late.
+const expiryGrace = 5 * time.Second
 
 // Violation is one broken promise.
 type Violation struct {
@@ -178,6 +185,14 @@ func Check(in Input) Result {
 		}
 
 		vos := venue[k]
+		if exp := r.Intent.ExpiresAt; exp != nil {
+			for _, o := range vos {
+				if o.Created.After(exp.Add(expiryGrace)) {
+					bad(CheckAfterExpiry, k, "venue order %s/%s created at %s, %v after expires_at %s",
+						o.account, o.VenueOrderID, o.Created.Format("15:04:05.000"), o.Created.Sub(*exp).Round(time.Millisecond), exp.Format("15:04:05.000"))
+				}
+			}
+		}
 		if len(vos) > 1 {
 			dup[k] = true
 			var ds []string

@@ -120,6 +120,11 @@ func TestCheckFires(t *testing.T) {
 			x.Kind, x.Status = messages.KindExpired, messages.StatusExpired
 			in.Reports = append(in.Reports, x)
 		}, []string{CheckFirstReport}, 0, 1},
+		{"placed past its expires_at", func(in *Input) {
+			exp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			in.Records[0].Intent.ExpiresAt = &exp
+			in.Venue[0].Orders[0].Created = exp.Add(expiryGrace + time.Millisecond)
+		}, []string{CheckAfterExpiry}, 0, 0},
 		{"placed twice at the venue", func(in *Input) {
 			e := in.Venue[0]
 			e.Account, e.Orders = "acct2", []binancesim.LoggedOrder{{VenueOrderID: "3", Status: messages.StatusNew}}
@@ -224,7 +229,7 @@ func TestPlanSeeded(t *testing.T) {
 	}
 	for i := range a.Intents {
 		x, y := a.Intents[i], b.Intents[i]
-		if x.At != y.At || x.Intent.ClientOrderID != y.Intent.ClientOrderID || !x.Intent.Quantity.Equal(y.Intent.Quantity) || x.CancelAfter != y.CancelAfter {
+		if x.At != y.At || x.Intent.ClientOrderID != y.Intent.ClientOrderID || !x.Intent.Quantity.Equal(y.Intent.Quantity) || x.CancelAfter != y.CancelAfter || x.ExpiresIn != y.ExpiresIn {
 			t.Fatalf("intent %d differs: %+v vs %+v", i, x, y)
 		}
 	}
@@ -246,9 +251,16 @@ func TestPlanSeeded(t *testing.T) {
 	if kills[KillExecutor] != Short.ExecutorKills || kills[KillRouter] != Short.RouterKills || kills[KillNode] != Short.NodeKills || kills[FaultsOn] != Short.FaultWindows {
 		t.Errorf("disruptions: got %v", kills)
 	}
+	deadlines := 0
 	for _, p := range a.Intents {
 		if !messages.ValidClientOrderID(p.Intent.ClientOrderID) {
 			t.Errorf("client_order_id %q is not valid", p.Intent.ClientOrderID)
 		}
+		if p.ExpiresIn > 0 {
+			deadlines++
+		}
+	}
+	if deadlines == 0 || deadlines > len(a.Intents)/2 {
+		t.Errorf("%d of %d intents have a deadline, want about one in five", deadlines, len(a.Intents))
 	}
 }

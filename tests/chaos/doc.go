@@ -54,6 +54,9 @@
 //   - every cancel stored after its intent's stored-ack applied: never
 //     answered unknown_order for an order that existed, always answered,
 //     and the order not left open at the venue;
+//   - no venue order created more than its request's validity (the
+//     adapter's 5 s recvWindow) after its intent's expires_at: one intent
+//     in five has a deadline of 0.3, 1 or 3 s (promise 5);
 //   - the venue never answered 429 (or 418);
 //   - after each executor SIGKILL, another worker of the key published an
 //     active KeyStatus within Profile.TakeoverMax (timed from the kill).

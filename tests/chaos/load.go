@@ -61,6 +61,10 @@ func RunLoad(ctx context.Context, js jetstream.JetStream, plan Plan, start time.
 		}
 		rec := &Record{Strategy: p.Strategy, Intent: p.Intent}
 		rec.Intent.Strategy = p.Strategy
+		if p.ExpiresIn > 0 {
+			exp := time.Now().Add(p.ExpiresIn).UTC()
+			rec.Intent.ExpiresAt = &exp
+		}
 		l.mu.Lock()
 		l.recs = append(l.recs, rec)
 		l.mu.Unlock()

@@ -79,7 +79,15 @@ type Planned struct {
 	Intent      messages.OrderIntent
 	Strategy    string
 	CancelAfter time.Duration // after the intent's stored-ack; < 0: never
+	// ExpiresIn, if not 0, gives the intent an expires_at this long after
+	// it is sent.
+	ExpiresIn time.Duration
 }
+
+// expiries are the deadlines drawn for some intents: one shorter than a
+// takeover, so an order in hand at a kill expires meanwhile, and longer
+// ones.
+var expiries = []time.Duration{300 * time.Millisecond, time.Second, 3 * time.Second}
 
 // Plan is a run's load and disruptions, all drawn from one seed.
 type Plan struct {
@@ -175,12 +183,26 @@ func priceAway(symbol string, s messages.Side, frac float64, marketable bool) *d
 
 var cancelDelays = []time.Duration{0, 0, 20 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
-// drawIntent draws one intent of the steady load: markets (some filled in
-// several fills), limits through the price (filled at once, the rest of a
+// drawIntent draws one intent of the steady load (drawOrder), some with a
+// deadline.
+func drawIntent(rng *rand.Rand, at time.Duration, strategy, id string) Planned {
+	p := drawOrder(rng, at, strategy, id)
+	// One in five has a deadline (promise 5): refused at once by the
+	// router when no key's budget can meet it, expired by its executor,
+	// or asked about past it when it may be at the venue at a takeover.
+	if rng.Float64() < 0.2 {
+		p.ExpiresIn = pick(rng, expiries...)
+	}
+	return p
+}
+
+// drawOrder draws the order of one intent of the steady load: markets
+// (some filled in several fills), limits through the price (filled at
+// once, the rest of a
 // large one on the next tick, or expired if IOC), near it (filled, or not,
 // as the price walks) and far from it (open until canceled); many limits
 // get a cancel, some at once after their stored-ack.
-func drawIntent(rng *rand.Rand, at time.Duration, strategy, id string) Planned {
+func drawOrder(rng *rand.Rand, at time.Duration, strategy, id string) Planned {
 	u := rng.Float64()
 	switch {
 	case u < 0.35:
