@@ -68,7 +68,19 @@ func ack(m message) {
 // message (it was not handed back to another key meanwhile).
 func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 	t.mu.Lock()
+	redoing := t.redoing[o.kvKey]
 	delete(t.redoing, o.kvKey)
+	// retry gives the message back after a failed read of the bus. An
+	// order being redone stays so until it is taken in: its cancels keep
+	// waiting for it, not answered as if it had closed.
+	retry := func(err error) {
+		if redoing && !last {
+			t.mu.Lock()
+			t.redoing[o.kvKey] = true
+			t.mu.Unlock()
+		}
+		t.retryLater(o.msg, last, err)
+	}
 	if held := t.c.orders[o.kvKey]; held != nil {
 		// A redelivery of an order in hand: its ack waits for the work.
 		if held.sendDone {
@@ -87,7 +99,7 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 	if again {
 		rec, found, err := t.readRecord(ctx, o.stateKey)
 		if err != nil {
-			t.retryLater(o.msg, last, err)
+			retry(err)
 			return
 		}
 		switch {
@@ -98,7 +110,7 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 			// Closed. Decided without the venue, its reports are in the
 			// record: published again, in case they were lost.
 			if err := t.republish(ctx, &rec); err != nil {
-				t.retryLater(o.msg, last, err)
+				retry(err)
 				return
 			}
 			ack(o.msg)
@@ -115,7 +127,7 @@ func (t *term) admit(ctx context.Context, o *order, again, last bool) {
 			// handed back and moved while its record expired.
 			if moved, err := t.moved(ctx, o); err != nil || moved {
 				if err != nil {
-					t.retryLater(o.msg, last, err)
+					retry(err)
 				} else {
 					ack(o.msg)
 				}
