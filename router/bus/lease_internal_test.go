@@ -8,8 +8,29 @@ import (
 	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/keyrouter/keyrouter/router/bus/clocktest"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
+
+// startTestLeases starts one simulated process's Leases over js (its own
+// connection), the streams provisioned, a lease TTL of ttl on clock.
+func startTestLeases(t *testing.T, js jetstream.JetStream, clock Clock, instance string, ttl time.Duration) (Buckets, *Leases) {
+	t.Helper()
+	b, err := Provision(t.Context(), js, configs.Streams{Replicas: 1, OrdersMaxAge: time.Hour, ReportsMaxAge: time.Hour, ReportsMaxBytes: 1 << 20, DedupeHorizon: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := NewLeases(b.Control, LeaseOptions{Instance: instance, TTL: ttl, Clock: clock, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := ls.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return b, ls
+}
 
 // A standby whose watch missed the holder's latest heartbeat (it lags
 // after a NATS node came back) reads the heartbeat before it takes the
@@ -22,19 +43,7 @@ func TestLeaseNotTakenFromAHolderWhoseHeartbeatTheWatchMissed(t *testing.T) {
 	clock := clocktest.New(time.Unix(1_700_000_000, 0))
 	start := func(instance string) (*Leases, Buckets) {
 		_, js := bustest.JetStream(t, s)
-		b, err := Provision(t.Context(), js, configs.Streams{Replicas: 1, OrdersMaxAge: time.Hour, ReportsMaxAge: time.Hour, ReportsMaxBytes: 1 << 20, DedupeHorizon: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls, err := NewLeases(b.Control, LeaseOptions{Instance: instance, TTL: ttl, Clock: clock, Logger: zerolog.New(zerolog.NewTestWriter(t))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		if err := ls.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		b, ls := startTestLeases(t, js, clock, instance, ttl)
 		return ls, b
 	}
 	la, ba := start("a")

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 )
 
 const ttl = 2 * time.Second
@@ -21,30 +20,17 @@ const ttl = 2 * time.Second
 // proc is one simulated keyrouter process: its own connection and
 // Leases.
 type proc struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	b      bus.Buckets
-	ls     *bus.Leases
-	cancel context.CancelFunc
+	nc *nats.Conn
+	js jetstream.JetStream
+	b  bus.Buckets
+	ls *bus.Leases
 }
 
 func startProc(t *testing.T, s *server.Server, clock bus.Clock, instance string) *proc {
 	t.Helper()
 	nc, js := bustest.JetStream(t, s)
-	b, err := bus.Provision(t.Context(), js, testStreams())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := bus.NewLeases(b.Control, bus.LeaseOptions{Instance: instance, TTL: ttl, Clock: clock, Logger: zerolog.New(zerolog.NewTestWriter(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := ls.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return &proc{nc: nc, js: js, b: b, ls: ls, cancel: cancel}
+	b, ls := bus.StartTestLeases(t, js, clock, instance, ttl)
+	return &proc{nc: nc, js: js, b: b, ls: ls}
 }
 
 func testStreams() configs.Streams {

@@ -1,0 +1,4 @@
+package bus
+
+// StartTestLeases is startTestLeases, for the package's outside tests.
+var StartTestLeases = startTestLeases
