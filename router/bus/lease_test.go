@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrouter/keyrouter/configs"
 	"github.com/keyrouter/keyrouter/router/bus"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
 	"github.com/keyrouter/keyrouter/router/bus/clocktest"
@@ -31,10 +30,6 @@ func startProc(t *testing.T, s *server.Server, clock bus.Clock, instance string)
 	nc, js := bustest.JetStream(t, s)
 	b, ls := bus.StartTestLeases(t, js, clock, instance, ttl)
 	return &proc{nc: nc, js: js, b: b, ls: ls}
-}
-
-func testStreams() configs.Streams {
-	return configs.Streams{Replicas: 1, OrdersMaxAge: time.Hour, ReportsMaxAge: time.Hour, ReportsMaxBytes: 1 << 20, DedupeHorizon: time.Hour}
 }
 
 func (p *proc) acquire(ctx context.Context, key string) (*bus.Lease, error) {
