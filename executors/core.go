@@ -542,13 +542,12 @@ func (c *core) capacity(now time.Time) []messages.CapacityPoint {
 			return nil // the common idle case: no copy of the budget
 		}
 	}
-	if _, ok := c.project(now, op); !ok || c.shadow == nil {
+	if _, ok := c.project(now, op); !ok { // project leaves the shadow built
 		return []messages.CapacityPoint{horizon}
 	}
 	p, tail, end := c.shadow.Clone(), later(now, c.shadowTail), now.Add(capacityHorizon)
 	var pts []messages.CapacityPoint
-	n := 0
-	for ; n < capacityMax; n++ {
+	for n := range capacityMax {
 		at, ok := p.Earliest(tail, op)
 		if !ok || at.After(end) {
 			horizon.OrdersBefore = n

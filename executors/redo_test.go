@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyrouter/keyrouter/messages"
 	"github.com/keyrouter/keyrouter/router/bus/bustest"
+	"github.com/keyrouter/keyrouter/router/bus/clocktest"
 	"github.com/rs/zerolog"
 )
 
@@ -67,5 +68,42 @@ func TestRedoneOrderStaysRedoneWhenItsRecordCannotBeRead(t *testing.T) {
 	tm.takeCancel(context.Background(), messages.ExecSubject{Key: "k", Kind: "cancel", Strategy: "s", ClientOrderID: "o"}, 8, cm)
 	if cm.last() != "nak" {
 		t.Fatalf("the cancel: %v, want it to wait for its order (nak)", cm.done)
+	}
+}
+
+// cancelSpy is a Venue that counts its Cancels (nothing else is called).
+type cancelSpy struct {
+	Venue
+	cancels int
+}
+
+func (v *cancelSpy) Cancel(context.Context, string, string) (OrderUpdate, error) {
+	v.cancels++
+	return OrderUpdate{}, ErrUnknownOrder
+}
+
+// A cancel of an order whose decision without the venue is being stored
+// (deciding: never sent) is answered from that order's record, as for a
+// closed one, not sent to the venue, which would answer unknown_order.
+func TestCancelOfADecidingOrderIsNotSentToTheVenue(t *testing.T) {
+	srv := bustest.Server(t)
+	nc, js := bustest.JetStream(t, srv)
+	nc.Close() // the record cannot be read: the cancel is given back
+	spy := &cancelSpy{}
+	w := &Worker{opts: Options{Key: "k", QueueSize: 10, MaxDeliver: 50, Metrics: NopMetrics{}}, js: js, log: zerolog.Nop(),
+		budget: testCore(t, 10).budget, venue: spy, clock: clocktest.New(t0)}
+	tm := newTerm(w, nil)
+	tm.vctx = context.Background()
+	o := newItem("o").order
+	tm.c.decide(o)
+	cm := &recMsg{}
+	cr := &cancelReq{strategy: "s", clientOrderID: "o", seq: 8, msg: cm}
+	tm.handledCancels[cr.seq] = cr
+	tm.sendCancel(context.Background(), &item{cancel: cr})
+	if spy.cancels != 0 {
+		t.Fatalf("the venue was asked to cancel an order never sent (%d)", spy.cancels)
+	}
+	if cm.last() != "nak" {
+		t.Fatalf("the cancel: %v, want it given back until the order's record can be read", cm.done)
 	}
 }
